@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - create .venv, install roicore and every plugin under plugins/, run the demo
+#   make test   - the same install plus test dependencies, then the whole suite and the conformance kit
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
+STAMP := $(VENV)/.roicore-installed
+
+.PHONY: install demo test check bench docs clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(PLUGINS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS))
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python -m roicore.demo_main
+
+test: install
+	$(BIN)/python -m pytest -q
+	$(BIN)/roicore check --all
+
+check: install
+	$(BIN)/roicore check --all
+
+bench: install
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,396 @@
+"""Format detection: which installed reader reads a path.
+
+Order, for ``open(path)`` without ``reader=``:
+
+1. a missing path raises FileNotFoundError; a file's header (4 KiB) is read once;
+2. static candidates: auto-detected readers of the right ``kind`` whose
+   suffixes, patterns or magic match a file, or whose directory markers all
+   match inside a folder; no plugin code is imported for this;
+3. candidates ranked by tier (specific first), match strength (magic or
+   markers, then the longest suffix, then a pattern), priority, then
+   qualified id: the ranking never depends on install order;
+4. each candidate's ``sniff(path, header)`` is asked lazily in rank order; the
+   first YES wins unless an equally ranked candidate also says YES, which
+   raises AmbiguousFormatError; a MAYBE is used only when nobody says YES;
+5. nothing: NoReaderFoundError carrying the DetectionReport, with hints about
+   formats whose plugin is missing, disabled or broken.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from roicore.errors import (
+    AmbiguousFormatError,
+    CorruptFileError,
+    NoReaderFoundError,
+    PluginError,
+    RoicoreError,
+)
+from roicore.registry.discovery import Contribution, Registry, get_registry, resolve_reader
+from roicore.registry.known import known_formats_for
+from roicore.registry.specs import ReaderSpec, SourceInfo, Support, load_object
+
+__all__ = ["open", "explain", "DetectionReport", "CandidateReport", "HEADER_SIZE"]
+
+HEADER_SIZE = 4096
+
+logger = logging.getLogger("roicore.detection")
+
+# match strengths: bigger is stronger
+_MAGIC, _MARKER, _SUFFIX, _PATTERN = 3, 3, 2, 1
+
+
+@dataclass
+class CandidateReport:
+    """One reader considered for a path.
+
+    Attributes
+    ----------
+    reader : str
+        Qualified id ``"plugin:id"``.
+    rule : str
+        The static match, e.g. ``"suffix .npy"`` or ``"magic b'\\x89HDF'"``.
+    rank : tuple
+        The sort key (lower ranks first).
+    verdict : {"yes", "maybe", "no", "error", "not asked"}
+        What ``sniff`` answered; ``"not asked"`` when a better candidate won first.
+    reason : str
+        The reader's reason, or the error text.
+    """
+
+    reader: str
+    rule: str
+    rank: tuple[Any, ...]
+    verdict: str = "not asked"
+    reason: str = ""
+    contribution: Contribution | None = field(default=None, repr=False)
+
+
+@dataclass
+class DetectionReport:
+    """Everything detection did for one path; ``str()`` gives a readable page.
+
+    Attributes
+    ----------
+    path : str
+    is_dir : bool
+    candidates : list of CandidateReport
+        In rank order.
+    chosen : str or None
+        Qualified id of the winning reader.
+    rule : str
+        Why it won.
+    hints : list of str
+        Readers that would match but are unavailable, and what to do about it.
+    """
+
+    path: str
+    is_dir: bool
+    candidates: list[CandidateReport] = field(default_factory=list)
+    chosen: str | None = None
+    rule: str = ""
+    hints: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        what = "folder" if self.is_dir else "file"
+        lines = [f"{what} {self.path}"]
+        if not self.candidates:
+            lines.append("  no installed reader matches its name, header or contents statically")
+        for candidate in self.candidates:
+            mark = "->" if candidate.reader == self.chosen else "  "
+            reason = f": {candidate.reason}" if candidate.reason else ""
+            lines.append(f"{mark} {candidate.reader:<32} [{candidate.rule}] {candidate.verdict}{reason}")
+        if self.chosen:
+            lines.append(f"chosen: {self.chosen} ({self.rule})")
+        lines.extend(f"hint: {hint}" for hint in self.hints)
+        return "\n".join(lines)
+
+
+def _check_path(path: Any) -> Path:
+    resolved = Path(os.fspath(path))
+    if not os.path.lexists(resolved):
+        raise FileNotFoundError(2, "No such file or directory", str(resolved))
+    if not resolved.exists():  # a dangling or looping symlink
+        raise FileNotFoundError(2, "Broken symbolic link (its target does not exist or loops)", str(resolved))
+    return resolved
+
+
+def _read_header(path: Path) -> bytes:
+    if path.is_dir():
+        return b""
+    with path.open("rb") as handle:
+        return handle.read(HEADER_SIZE)
+
+
+def _static_match(spec: ReaderSpec, path: Path, header: bytes, is_dir: bool) -> tuple[str, int, int] | None:
+    """(rule, strength, suffix length) of the best static match, or None."""
+    name = path.name.lower()
+    if is_dir:
+        if not spec.directory:
+            return None
+        for marker in spec.directory:
+            if next(iter(path.glob(marker)), None) is None:
+                return None
+        return f"markers {', '.join(spec.directory)}", _MARKER, 0
+    for prefix in spec.magic:
+        if header.startswith(prefix):
+            return f"magic {prefix[:8]!r}", _MAGIC, 0
+    matching = [s for s in spec.suffixes if name.endswith(s)]
+    if matching:
+        longest = max(matching, key=len)
+        return f"suffix {longest}", _SUFFIX, len(longest)
+    for pattern in spec.patterns:
+        if fnmatch(name, pattern.lower()):
+            return f"pattern {pattern}", _PATTERN, 0
+    return None
+
+
+def _candidates(registry: Registry, path: Path, header: bytes, kind: str | None) -> list[CandidateReport]:
+    is_dir = path.is_dir()
+    found = []
+    for contribution in registry.contributions("reader", include_conflicts=False):
+        spec: ReaderSpec = contribution.spec
+        if not spec.autodetect or (kind is not None and spec.kind != kind):
+            continue
+        match = _static_match(spec, path, header, is_dir)
+        if match is None:
+            continue
+        rule, strength, suffix_length = match
+        tier = 0 if spec.tier == "specific" else 1
+        rank = (tier, -strength, -suffix_length, -spec.priority, contribution.qualified_id)
+        found.append(CandidateReport(contribution.qualified_id, rule, rank, contribution=contribution))
+    found.sort(key=lambda c: c.rank)
+    return found
+
+
+def _sniffer(spec: ReaderSpec) -> Any:
+    if spec.sniff is not None:
+        return load_object(spec.sniff)
+    return getattr(spec.load_reader(), "sniff", None)
+
+
+def _ask(candidate: CandidateReport, path: Path, header: bytes) -> None:
+    """Fill in the candidate's verdict; a raising sniff is an 'error', never an exception."""
+    spec: ReaderSpec = candidate.contribution.spec  # type: ignore[union-attr]
+    try:
+        sniff = _sniffer(spec)
+        if sniff is None:
+            candidate.verdict, candidate.reason = "yes", "static match (the reader has no sniff)"
+            return
+        support = sniff(path, header)
+        if not isinstance(support, Support):
+            raise TypeError(f"sniff returned {type(support).__name__}, not roicore.Support")
+    except Exception as exc:
+        candidate.verdict = "error"
+        candidate.reason = f"{type(exc).__name__}: {exc}"
+        logger.debug("sniff of %s failed:\n%s", candidate.reader, traceback.format_exc())
+        if os.environ.get("ROICORE_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}:
+            raise PluginError(
+                f"the sniff of reader {candidate.reader} raised on {path}: {candidate.reason}",
+                plugin=candidate.contribution.plugin,  # type: ignore[union-attr]
+            ) from exc
+        return
+    candidate.verdict = support.level.name.lower()
+    candidate.reason = support.reason
+
+
+def _same_rank(a: CandidateReport, b: CandidateReport) -> bool:
+    return a.rank[:4] == b.rank[:4]
+
+
+def _decide(candidates: list[CandidateReport], path: Path, header: bytes, *, exhaustive: bool) -> CandidateReport | None:
+    """Ask candidates in rank order; return the winner or None; raise on a tie."""
+    winner: CandidateReport | None = None
+    for candidate in candidates:
+        if winner is not None and not _same_rank(candidate, winner) and not exhaustive:
+            break
+        _ask(candidate, path, header)
+        if candidate.verdict != "yes":
+            continue
+        if winner is None:
+            winner = candidate
+        elif _same_rank(candidate, winner):
+            raise AmbiguousFormatError(
+                f"{path}: two readers of equal rank both claim it: {winner.reader} "
+                f"({winner.reason or winner.rule}) and {candidate.reader} ({candidate.reason or candidate.rule}). "
+                f"Choose one with roicore.open(path, reader={winner.reader!r}) or "
+                f"reader={candidate.reader!r}, or disable one plugin with ROICORE_DISABLE_PLUGINS.",
+                path=path,
+                candidates=(winner.reader, candidate.reader),
+            )
+    if winner is not None:
+        return winner
+    maybes = [c for c in candidates if c.verdict == "maybe"]
+    if len(maybes) > 1 and _same_rank(maybes[0], maybes[1]):
+        raise AmbiguousFormatError(
+            f"{path}: no reader is sure, and two equally ranked readers might read it: "
+            f"{maybes[0].reader} and {maybes[1].reader}; choose one with reader=...",
+            path=path,
+            candidates=(maybes[0].reader, maybes[1].reader),
+        )
+    return maybes[0] if maybes else None
+
+
+def _hints(registry: Registry, path: Path, kind: str | None) -> list[str]:
+    hints = []
+    records = {record.distribution or record.name: record for record in registry.records.values()}
+    records.update({record.name: record for record in registry.records.values()})
+    for known in known_formats_for(path.name):
+        record = records.get(known.plugin)
+        if record is None:
+            hints.append(f"{path.name} looks like a {known.name}: install its reader with pip install {known.plugin}")
+        elif record.status in {"disabled", "not-allowed"}:
+            hints.append(
+                f"{path.name} looks like a {known.name}, read by plugin {record.name}, which is "
+                f"{record.status} ({'; '.join(record.errors)})"
+            )
+        elif not record.ok:
+            first_line = record.errors[0].strip().splitlines()[-1] if record.errors else ""
+            hints.append(
+                f"{path.name} looks like a {known.name}, read by plugin {record.name}, which is broken "
+                f"({record.status}: {first_line})"
+            )
+        if known.hint:
+            hints.append(known.hint)
+    for contribution in registry.contributions("reader"):
+        if contribution.status == "conflict" and _static_match(contribution.spec, path, b"", path.is_dir()):
+            hints.append(f"reader {contribution.qualified_id} would match but is in conflict: {contribution.error}")
+    if kind is not None:
+        hints.append(f"only readers of kind {kind!r} were considered")
+    return hints
+
+
+def _detect(path: Path, kind: str | None, *, exhaustive: bool) -> tuple[DetectionReport, CandidateReport | None]:
+    header = _read_header(path)
+    registry = get_registry()
+    report = DetectionReport(str(path), path.is_dir())
+    report.candidates = _candidates(registry, path, header, kind)
+    winner = _decide(report.candidates, path, header, exhaustive=exhaustive)
+    if winner is not None:
+        report.chosen = winner.reader
+        report.rule = f"{winner.rule}; sniff: {winner.reason}" if winner.reason else winner.rule
+    else:
+        report.hints = _hints(registry, path, kind)
+    return report, winner
+
+
+def explain(path: str | os.PathLike[str], *, kind: str | None = None) -> DetectionReport:
+    """Report every candidate reader for ``path``, its match rule, verdict and reason.
+
+    Unlike :func:`open`, every static candidate is asked, so the report shows
+    readers that lost as well as the winner. Nothing is opened.
+
+    Raises
+    ------
+    FileNotFoundError
+        The path does not exist.
+    AmbiguousFormatError
+        Two equally ranked readers claim the path.
+    """
+    report, _ = _detect(_check_path(path), kind, exhaustive=True)
+    return report
+
+
+def _no_reader_message(report: DetectionReport) -> str:
+    lines = [f"no installed reader can read {report.path}"]
+    for candidate in report.candidates:
+        lines.append(f"  {candidate.reader} [{candidate.rule}]: {candidate.verdict} - {candidate.reason}")
+    if not report.candidates:
+        lines.append("  no reader's suffixes, patterns, magic bytes or folder markers match it")
+    lines.extend(f"  hint: {hint}" for hint in report.hints)
+    lines.append("  see roicore.explain(path) or `roicore explain PATH`; choose a reader with reader=...")
+    return "\n".join(lines)
+
+
+def open(  # noqa: A001 - the public name is roicore.open, by design
+    path: str | os.PathLike[str],
+    reader: str | None = None,
+    kind: str | None = None,
+    **reader_kwargs: Any,
+) -> Any:
+    """Open a file or folder with the installed reader that claims it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file or a folder.
+    reader : str, optional
+        A reader id (``"memmap"``) or qualified id (``"roicore-memmap:memmap"``):
+        used as given, with no detection and no silent fallback.
+    kind : {"imaging", "segmentation"}, optional
+        Consider only readers of this kind (settles folders holding both).
+    **reader_kwargs
+        Passed to the reader, e.g. ``channel=1``.
+
+    Returns
+    -------
+    ImagingExtractor or SegmentationExtractor
+        With ``.source`` recording the plugin, its version, the reader and the rule.
+
+    Raises
+    ------
+    FileNotFoundError
+        The path does not exist.
+    NoReaderFoundError
+        No reader claims the path (``.report`` holds the DetectionReport), or ``reader`` is unknown.
+    AmbiguousFormatError
+        Two equally ranked readers claim it.
+    CorruptFileError
+        The chosen reader found the content invalid.
+    """
+    if kind is not None and kind not in ("imaging", "segmentation"):
+        raise ValueError(f"kind must be 'imaging' or 'segmentation', not {kind!r}")
+    resolved = _check_path(path)
+    if reader is not None:
+        contribution = resolve_reader(reader)
+        if kind is not None and contribution.spec.kind != kind:
+            raise ValueError(f"reader {contribution.qualified_id} reads {contribution.spec.kind} data, not {kind}")
+        rule = "explicit reader="
+    else:
+        report, winner = _detect(resolved, kind, exhaustive=False)
+        if winner is None:
+            raise NoReaderFoundError(_no_reader_message(report), path=resolved, report=report)
+        contribution = winner.contribution  # type: ignore[assignment]
+        rule = report.rule
+    return _instantiate(contribution, resolved, rule, reader_kwargs)
+
+
+def _instantiate(contribution: Contribution, path: Path, rule: str, kwargs: dict[str, Any]) -> Any:
+    from roicore.imaging import ImagingExtractor
+    from roicore.segmentation import SegmentationExtractor
+
+    spec: ReaderSpec = contribution.spec
+    try:
+        reader = spec.load_reader()
+    except Exception as exc:
+        raise PluginError(
+            f"reader {contribution.qualified_id} could not be imported: {type(exc).__name__}: {exc}"
+            + (f" ({spec.install_hint})" if spec.install_hint else ""),
+            plugin=contribution.plugin,
+        ) from exc
+    try:
+        extractor = reader(path, **kwargs)
+    except (RoicoreError, OSError, TypeError, MemoryError):
+        raise
+    except Exception as exc:
+        # a safety net for plugin bugs on bad files: the user gets a message naming the file
+        raise CorruptFileError(
+            f"{path}: reader {contribution.qualified_id} failed: {type(exc).__name__}: {exc}", path=path
+        ) from exc
+    expected = ImagingExtractor if spec.kind == "imaging" else SegmentationExtractor
+    if not isinstance(extractor, expected):
+        raise PluginError(
+            f"reader {contribution.qualified_id} returned {type(extractor).__name__}, "
+            f"not a {expected.__name__} as its spec declares",
+            plugin=contribution.plugin,
+        )
+    extractor.source = SourceInfo(contribution.plugin, contribution.version, spec.id, rule, str(path))
+    return extractor
+

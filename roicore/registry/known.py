@@ -1,0 +1,50 @@
+"""Formats roicore knows about even when the plugin that reads them is absent.
+
+Used only to make "no reader found" errors useful: when a path looks like one
+of these and its plugin is not installed, disabled or broken, the error says so
+and how to fix it. The table is static so that it costs no import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatch
+
+__all__ = ["KnownFormat", "KNOWN_FORMATS", "known_formats_for"]
+
+
+@dataclass(frozen=True)
+class KnownFormat:
+    """A format, the plugin distribution that reads it, and what to tell the user."""
+
+    name: str
+    plugin: str
+    suffixes: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    hint: str = ""
+
+    def matches(self, filename: str) -> bool:
+        lowered = filename.lower()
+        return any(lowered.endswith(s) for s in self.suffixes) or any(fnmatch(lowered, p) for p in self.patterns)
+
+
+KNOWN_FORMATS: tuple[KnownFormat, ...] = (
+    KnownFormat(
+        "headerless raw binary video",
+        "roicore-memmap",
+        suffixes=(".bin", ".raw", ".dat"),
+        hint=(
+            "a headerless raw video says nothing about its shape: write a sidecar JSON next to it "
+            "(see the roicore-memmap docs), or open it explicitly with "
+            "roicore.open(path, reader='memmap', structure=..., dtype=..., sampling_frequency=...)"
+        ),
+    ),
+    KnownFormat("NumPy array video", "roicore-memmap", suffixes=(".npy",)),
+    KnownFormat("CaImAn memory-mapped video", "roicore-memmap", patterns=("*_d1_*_d2_*_d3_*_order_*_frames_*.mmap",)),
+    KnownFormat("CaImAn CNMF results (HDF5)", "roicore-caiman", suffixes=(".hdf5", ".h5")),
+)
+
+
+def known_formats_for(filename: str) -> list[KnownFormat]:
+    """Known formats whose suffix or pattern matches ``filename``."""
+    return [known for known in KNOWN_FORMATS if known.matches(filename)]
