@@ -1,0 +1,4 @@
+from roicore.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,219 @@
+"""The ``roicore`` command.
+
+Errors print one line (``roicore: error: ...``) and exit with 1; usage errors
+exit with 2 (argparse's convention). ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+
+def _print_plugins(args: argparse.Namespace) -> int:
+    import roicore
+
+    records = roicore.plugins()
+    if not records:
+        print("no roicore plugin is installed (pip install roicore-memmap roicore-caiman roicore-sima)")
+        return 0
+    for record in records:
+        version = record.version or "-"
+        origin = "" if record.origin == "entry-point" else f" [{record.origin}]"
+        print(f"{record.name} {version}: {record.status}{origin}")
+        for contribution in record.contributions:
+            status = "" if contribution.status == "active" else f" ({contribution.status})"
+            print(f"    {contribution.type:<7} {contribution.id}{status}")
+        for error in record.errors:
+            text = error if args.verbose else error.strip().splitlines()[-1]
+            print(textwrap.indent(text, "    ! "))
+    return 0
+
+
+def _print_formats(args: argparse.Namespace) -> int:
+    import roicore
+
+    readers = roicore.readers()
+    writers = roicore.writers()
+    print("readers:")
+    for contribution in readers:
+        spec = contribution.spec
+        matches = ", ".join([*spec.suffixes, *spec.patterns, *(f"folder with {m}" for m in spec.directory)])
+        auto = "" if spec.autodetect else " (explicit reader= only)"
+        print(f"  {contribution.qualified_id:<34} {spec.kind:<12} {matches}{auto}")
+        if spec.description:
+            print(f"  {'':<34} {spec.description}")
+    if not readers:
+        print("  none installed")
+    print("writers:")
+    for contribution in writers:
+        spec = contribution.spec
+        print(f"  {contribution.qualified_id:<34} {spec.kind:<12} {', '.join(spec.suffixes)}")
+    if not writers:
+        print("  none installed")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import roicore
+
+    print(roicore.explain(args.path, kind=args.kind))
+    return 0
+
+
+def describe(extractor: Any) -> list[str]:
+    """Readable summary lines of an opened extractor (used by ``roicore info``)."""
+    from roicore.imaging import ImagingExtractor
+
+    lines = []
+    source = getattr(extractor, "source", None)
+    n = extractor.get_num_samples()
+    fs = extractor.get_sampling_frequency()
+    if isinstance(extractor, ImagingExtractor):
+        lines.append("kind:       imaging")
+        lines.append(f"shape:      {extractor.shape} (samples, rows, columns{', planes' if extractor.is_volumetric else ''})")
+        lines.append(f"dtype:      {extractor.get_dtype()}")
+    else:
+        lines.append("kind:       segmentation")
+        lines.append(f"frame:      {extractor.get_frame_shape()} (rows, columns)")
+        lines.append(f"samples:    {n}")
+        lines.append(f"ROIs:       {extractor.get_num_rois()}")
+        background = extractor.get_background_ids()
+        if background:
+            lines.append(f"background: {len(background)} component(s), kept apart from the ROIs")
+        lines.append(f"traces:     {', '.join(extractor.get_trace_names()) or 'none'}")
+        images = list(extractor.get_images_dict())
+        lines.append(f"images:     {', '.join(images) or 'none'}")
+        keys = extractor.get_property_keys()
+        lines.append(f"properties: {', '.join(keys) or 'none'}")
+        if "is_accepted" in keys:
+            accepted = int(extractor.get_property("is_accepted").sum())
+            lines.append(f"accepted:   {accepted} of {extractor.get_num_rois()}")
+        else:
+            note = getattr(extractor, "acceptance_note", None) or "no acceptance information in this file"
+            lines.append(f"accepted:   unknown ({note})")
+    lines.append(f"rate:       {fs:g} Hz")
+    lines.append(f"duration:   {n / fs:.3f} s" if fs else "duration:   unknown")
+    if source is not None:
+        version = f" {source.version}" if source.version else ""
+        lines.append(f"read by:    {source.plugin}{version}, reader {source.reader!r}")
+        lines.append(f"because:    {source.rule}")
+    return lines
+
+
+def _info(args: argparse.Namespace) -> int:
+    import roicore
+
+    kwargs = dict(_parse_option(item) for item in args.option)
+    with roicore.open(args.path, reader=args.reader, kind=args.kind, **kwargs) as extractor:
+        print(args.path)
+        for line in describe(extractor):
+            print(f"  {line}")
+    return 0
+
+
+def _parse_option(item: str) -> tuple[str, Any]:
+    import json
+
+    key, separator, value = item.partition("=")
+    if not separator or not key:
+        raise SystemExit(f"roicore: error: --option expects KEY=VALUE, got {item!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def _check(args: argparse.Namespace) -> int:
+    from roicore.testing.cli import run_check
+
+    return run_check(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from roicore.demo import run_demo
+
+    return run_demo(args.folder)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``roicore`` command."""
+    parser = argparse.ArgumentParser(
+        prog="roicore",
+        description="Calcium-imaging ROI data: detect, inspect and check formats read by roicore plugins.",
+        epilog="example: roicore info session.hdf5",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    plugins = commands.add_parser("plugins", help="list installed plugins, their status and contributions",
+                                  epilog="example: roicore plugins --verbose")
+    plugins.add_argument("-v", "--verbose", action="store_true", help="show full error tracebacks")
+    plugins.set_defaults(func=_print_plugins)
+
+    formats = commands.add_parser("formats", help="list readers and writers", epilog="example: roicore formats")
+    formats.set_defaults(func=_print_formats)
+
+    info = commands.add_parser("info", help="detect a file's format and summarise it",
+                               epilog="example: roicore info movie.bin --reader memmap --option sampling_frequency=30")
+    info.add_argument("path")
+    info.add_argument("--reader", help="use this reader id instead of detection")
+    info.add_argument("--kind", choices=("imaging", "segmentation"))
+    info.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                      help="a reader argument (JSON value), repeatable")
+    info.set_defaults(func=_info)
+
+    explain = commands.add_parser("explain", help="show how a path is detected: every candidate and its verdict",
+                                  epilog="example: roicore explain results.hdf5")
+    explain.add_argument("path")
+    explain.add_argument("--kind", choices=("imaging", "segmentation"))
+    explain.set_defaults(func=_explain)
+
+    check = commands.add_parser("check", help="run the conformance kit on installed plugins",
+                                epilog="example: roicore check roicore-memmap --select 'imaging.*' --json report.json")
+    check.add_argument("plugins", nargs="*", metavar="PLUGIN", help="plugin names (default with --all: every plugin)")
+    check.add_argument("--all", action="store_true", help="check every installed plugin")
+    check.add_argument("--select", action="append", default=[], metavar="GLOB", help="run only checks matching GLOB")
+    check.add_argument("--deselect", action="append", default=[], metavar="ID", help="skip a check id (or glob)")
+    check.add_argument("--json", metavar="FILE", help="write one record per executed case to FILE")
+    check.add_argument("--list-checks", action="store_true", help="list the checks and exit")
+    check.add_argument("--max-examples", type=int, default=None, help="hypothesis examples per property check")
+    check.add_argument("-v", "--verbose", action="store_true", help="print every case, not only failures")
+    check.set_defaults(func=_check)
+
+    demo = commands.add_parser("demo", help="generate sample data, detect and open it (the main job on built-in data)",
+                               epilog="example: roicore demo ./roicore-demo")
+    demo.add_argument("folder", nargs="?", default="roicore-demo", help="where to write (default: ./roicore-demo)")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``roicore`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("roicore: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line unless --debug
+        if args.debug:
+            raise
+        message = str(exc).strip() or type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
+            message = f"{message}: {exc.filename}"
+        first, *rest = message.splitlines()
+        print(f"roicore: error: {first}", file=sys.stderr)
+        for line in rest:
+            print(f"  {line.strip()}" if not line.startswith("  ") else line, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Decoy files: things a reader's name rules match but whose content is not its format."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["make_decoys", "decoy_names"]
+
+
+def decoy_names(spec: Any, limit: int = 3) -> list[str]:
+    """File names the spec's suffixes and patterns match statically."""
+    names = [f"decoy{suffix}" for suffix in spec.suffixes[:limit]]
+    for pattern in spec.patterns[:limit]:
+        names.append(re.sub(r"\[[^\]]*\]|[*?]", "x", pattern))
+    return names or ["decoy.bin"]
+
+
+def make_decoys(folder: Path, spec: Any) -> list[Path]:
+    """Write decoys for ``spec`` into ``folder``: empty, random bytes, plain HDF5, a 1-D .npy, folders.
+
+    Each file decoy is written under every name from :func:`decoy_names`, so
+    the reader's static rules match it and its ``sniff`` has to decide.
+    """
+    rng = np.random.default_rng(1234)
+    random_bytes = rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    decoys = []
+    for index, name in enumerate(decoy_names(spec)):
+        for kind in ("empty", "random", "hdf5", "npy1d"):
+            target = folder / f"{kind}-{index}" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "empty":
+                target.write_bytes(b"")
+            elif kind == "random":
+                target.write_bytes(random_bytes)
+            elif kind == "hdf5":
+                if not _write_plain_hdf5(target):
+                    continue
+            else:
+                with target.open("wb") as handle:
+                    np.save(handle, np.arange(10, dtype=np.int16), allow_pickle=False)
+            decoys.append(target)
+    if spec.directory:
+        empty_folder = folder / "empty-folder"
+        empty_folder.mkdir(exist_ok=True)
+        other_folder = folder / "folder-with-a-file"
+        other_folder.mkdir(exist_ok=True)
+        (other_folder / "notes.txt").write_text("not a dataset\n")
+        decoys += [empty_folder, other_folder]
+    return decoys
+
+
+def _write_plain_hdf5(path: Path) -> bool:
+    try:
+        import h5py
+    except ImportError:
+        return False
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("data", data=np.arange(100, dtype=np.float32).reshape(10, 10))
+        handle.create_group("estimates")  # half a CaImAn layout: must still be declined
+    return True
