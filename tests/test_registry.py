@@ -1,0 +1,166 @@
+"""Discovery from real entry points: isolation of broken plugins, allow/deny lists, strict mode, laziness."""
+
+from __future__ import annotations
+
+import pytest
+from fakeplugins import make_plugin, run_python
+
+LIST_PLUGINS = """
+import json, roicore
+records = {r.name: {"status": r.status, "errors": r.errors, "ids": [c.qualified_id + "/" + c.status for c in r.contributions]}
+           for r in roicore.plugins() if r.name.startswith("fake")}
+print(json.dumps(records))
+"""
+
+
+@pytest.fixture
+def site(tmp_path):
+    folder = tmp_path / "site"
+    folder.mkdir()
+    return folder
+
+
+def test_good_plugin_is_discovered_with_version_and_contributions(site):
+    make_plugin(site, "fake-good")
+    records = run_python(site, LIST_PLUGINS)
+    assert records["fake-good"] == {"status": "active", "errors": [], "ids": ["fake-good:fake-good/active"]}
+
+
+def test_broken_plugins_are_isolated_and_the_rest_keeps_working(site):
+    make_plugin(site, "fake-good", magic=b"GOOD")
+    make_plugin(site, "fake-import", entry_source="import no_such_module_anywhere\n")
+    make_plugin(site, "fake-raising", entry_source=(
+        "import roicore\n@roicore.hookimpl\ndef roicore_readers():\n    raise RuntimeError('hook exploded')\n"))
+    make_plugin(site, "fake-invalid", entry_source=(
+        "import roicore\n@roicore.hookimpl\ndef roicore_readers():\n    return 'not a list of specs'\n"))
+    make_plugin(site, "fake-badspec", entry_source=(
+        "import roicore\nfrom roicore.registry.specs import ReaderSpec\n@roicore.hookimpl\ndef roicore_readers():\n"
+        "    return [ReaderSpec(id='Bad Id', kind='imaging', reader='x:y', suffixes=('.x',))]\n"))
+    (site / "data.fake").write_bytes(b"GOOD" + bytes(20))
+    records = run_python(site, LIST_PLUGINS.replace("print(json.dumps(records))", """
+opened = roicore.open("data.fake")
+records["opened"] = {"reader": opened.source.reader, "plugin": opened.source.plugin, "shape": list(opened.shape)}
+print(json.dumps(records))"""))
+    assert records["fake-good"]["status"] == "active"
+    assert records["fake-import"]["status"] == "import-error"
+    assert "no_such_module_anywhere" in records["fake-import"]["errors"][0]
+    assert records["fake-raising"]["status"] == "hook-error"
+    assert "hook exploded" in records["fake-raising"]["errors"][0]
+    assert records["fake-invalid"]["status"] == "invalid-spec"
+    assert records["fake-badspec"]["status"] == "hook-error"
+    assert "lowercase identifier" in records["fake-badspec"]["errors"][0]
+    assert records["opened"] == {"reader": "fake-good", "plugin": "fake-good", "shape": [4, 2, 3]}
+
+
+def test_duplicate_ids_conflict_and_stay_usable_by_qualified_id(site):
+    make_plugin(site, "fake-one", reader_id="same")
+    make_plugin(site, "fake-two", reader_id="same")
+    (site / "x.fake").write_bytes(b"FAKE")
+    records = run_python(site, LIST_PLUGINS.replace("print(json.dumps(records))", """
+from roicore.errors import AmbiguousFormatError, NoReaderFoundError
+try:
+    roicore.open("x.fake", reader="same")
+except AmbiguousFormatError as exc:
+    records["plain"] = str(exc)
+records["qualified"] = roicore.open("x.fake", reader="fake-two:same").source.plugin
+try:
+    roicore.open("x.fake")
+except NoReaderFoundError as exc:
+    records["detect"] = str(exc)
+print(json.dumps(records))"""))
+    assert records["fake-one"]["ids"] == ["fake-one:same/conflict"]
+    assert records["fake-two"]["ids"] == ["fake-two:same/conflict"]
+    assert "fake-one:same" in records["plain"] and "fake-two:same" in records["plain"]
+    assert records["qualified"] == "fake-two"
+    assert "in conflict" in records["detect"]
+
+
+def test_disable_and_allow_lists_act_before_import(site):
+    make_plugin(site, "fake-a")
+    make_plugin(site, "fake-b")
+    code = LIST_PLUGINS.replace("print(json.dumps(records))", """
+import sys
+records["imported"] = sorted(m for m in sys.modules if m.startswith("fake_"))
+print(json.dumps(records))""")
+    disabled = run_python(site, code, {"ROICORE_DISABLE_PLUGINS": "fake-a"})
+    assert disabled["fake-a"]["status"] == "disabled" and disabled["fake-b"]["status"] == "active"
+    assert disabled["imported"] == ["fake_b_plugin"]
+    allowed = run_python(site, code, {"ROICORE_PLUGINS": "fake-b"})
+    assert allowed["fake-a"]["status"] == "not-allowed" and allowed["imported"] == ["fake_b_plugin"]
+    nothing = run_python(site, code, {"ROICORE_PLUGINS": ""})
+    assert {r["status"] for k, r in nothing.items() if k.startswith("fake")} == {"not-allowed"}
+    assert nothing["imported"] == []
+
+
+def test_disabled_plugin_is_named_when_no_reader_is_found(site, tmp_path):
+    make_plugin(site, "roicore-caiman", suffixes=(".hdf5",), magic=b"\x89HDF")
+    (site / "results.hdf5").write_bytes(b"\x89HDF" + bytes(10))
+    result = run_python(site, """
+import json, roicore
+try:
+    roicore.open("results.hdf5")
+except roicore.errors.NoReaderFoundError as exc:
+    print(json.dumps({"message": str(exc)}))
+""", {"ROICORE_DISABLE_PLUGINS": "roicore-caiman"})
+    assert "roicore-caiman" in result["message"] and "disabled" in result["message"]
+
+
+def test_strict_mode_raises_plugin_error(site):
+    make_plugin(site, "fake-import", entry_source="import no_such_module_anywhere\n")
+    result = run_python(site, """
+import json, roicore
+try:
+    roicore.plugins()
+    print(json.dumps({"raised": None}))
+except roicore.errors.PluginError as exc:
+    print(json.dumps({"raised": type(exc).__name__, "plugin": exc.plugin}))
+""", {"ROICORE_STRICT_PLUGINS": "1"})
+    assert result == {"raised": "PluginError", "plugin": "fake-import"}
+
+
+def test_import_roicore_is_light(site):
+    result = run_python(site, """
+import json, sys
+import roicore
+heavy = ("h5py", "scipy", "pluggy", "importlib_metadata", "importlib.metadata", "roicore_memmap", "roicore_caiman",
+         "roicore_sima", "roicore.registry", "roicore.imaging")
+print(json.dumps(sorted(m for m in sys.modules if m in heavy or m.split(".")[0] in heavy)))
+""")
+    assert result == []
+
+
+def test_open_imports_only_the_candidate_readers(site):
+    make_plugin(site, "fake-a", suffixes=(".aaa",), magic=b"AAAA")
+    make_plugin(site, "fake-b", suffixes=(".bbb",), magic=b"BBBB")
+    (site / "movie.aaa").write_bytes(b"AAAA" + bytes(8))
+    result = run_python(site, """
+import json, sys, roicore
+x = roicore.open("movie.aaa")
+print(json.dumps({"reader": x.source.reader, "rule": x.source.rule,
+                  "modules": sorted(m for m in sys.modules if m.startswith("fake_")),
+                  "heavy": sorted(m for m in sys.modules if m.split(".")[0] in ("h5py", "roicore_caiman"))}))
+""")
+    assert result["reader"] == "fake-a"
+    assert "magic" in result["rule"]
+    # both entry modules load (they are light); only the candidate's reader module is imported
+    assert result["modules"] == ["fake_a_plugin", "fake_a_reader", "fake_b_plugin"]
+    assert "roicore_caiman.reader" not in result["heavy"] and "h5py" not in result["heavy"]
+
+
+def test_directory_formats_are_detected_by_markers(site):
+    make_plugin(site, "fake-folder", suffixes=(), magic=b"NONE", directory=("plane*/stat.npy", "ops.json"))
+    folder = site / "session"
+    (folder / "plane0").mkdir(parents=True)
+    (folder / "plane0" / "stat.npy").write_bytes(b"")
+    (folder / "ops.json").write_text("{}")
+    (site / "partial" / "plane0").mkdir(parents=True)
+    (site / "partial" / "plane0" / "stat.npy").write_bytes(b"")
+    result = run_python(site, """
+import json, roicore
+good = roicore.explain("session")
+partial = roicore.explain("partial")
+print(json.dumps({"good": good.chosen, "rule": good.rule, "partial": partial.chosen}))
+""")
+    assert result["good"] == "fake-folder:fake-folder"
+    assert "markers" in result["rule"]
+    assert result["partial"] is None
