@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml $(PLUGINS)
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/python -m roicore.demo_main
+	$(BIN)/roicore demo demo-output
 
 test: install
 	$(BIN)/python -m pytest -q
