@@ -33,3 +33,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+
+docs: install
+	$(BIN)/python docs/generate.py

@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--deselect", action="append", default=[], metavar="ID", help="skip a check id (or glob)")
     check.add_argument("--json", metavar="FILE", help="write one record per executed case to FILE")
     check.add_argument("--list-checks", action="store_true", help="list the checks and exit")
+    check.add_argument("--markdown", action="store_true", help="with --list-checks: print a Markdown table")
     check.add_argument("--max-examples", type=int, default=None, help="hypothesis examples per property check")
     check.add_argument("-v", "--verbose", action="store_true", help="print every case, not only failures")
     check.set_defaults(func=_check)

@@ -29,9 +29,24 @@ def format_summary(results: list[CaseResult]) -> str:
     return "\n".join(lines)
 
 
-def _list_checks() -> int:
+def checks_markdown() -> str:
+    """The check catalogue as a Markdown table (the docs embed it; a test keeps it in sync)."""
     from roicore.testing.checks import all_checks
 
+    lines = ["| check id | component | runs on | depends on | rule |", "|---|---|---|---|---|"]
+    for item in all_checks():
+        needs = f" Needs capability {', '.join(sorted(item.requires))}." if item.requires else ""
+        depends = ", ".join(f"`{d}`" for d in item.depends_on) or "-"
+        lines.append(f"| `{item.id}` | {item.component} | {item.subject} | {depends} | {item.summary}{needs} |")
+    return "\n".join(lines)
+
+
+def _list_checks(markdown: bool = False) -> int:
+    from roicore.testing.checks import all_checks
+
+    if markdown:
+        print(checks_markdown())
+        return 0
     for item in all_checks():
         extra = f" (needs {', '.join(sorted(item.requires))})" if item.requires else ""
         print(f"{item.id:<32} {item.component:<13} {item.summary}{extra}")
@@ -41,7 +56,7 @@ def _list_checks() -> int:
 def run_check(args: argparse.Namespace) -> int:
     """Run ``roicore check`` with parsed arguments; returns the exit code."""
     if args.list_checks:
-        return _list_checks()
+        return _list_checks(args.markdown)
     if not args.plugins and not args.all:
         print("roicore check: name plugins to check, or pass --all", file=sys.stderr)
         return 2
