@@ -22,8 +22,9 @@ demo: install
 	$(BIN)/roicore demo demo-output
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests $(addsuffix /tests,$(PLUGIN_DIRS))
 	$(BIN)/roicore check --all
+	bash .ci/check-installed-wheels $(abspath $(BIN)/python)
 
 check: install
 	$(BIN)/roicore check --all

@@ -1,15 +1,12 @@
-"""Shared test set-up: the kit's reference plugin is importable, hypothesis is deterministic."""
+"""Shared test set-up: deterministic hypothesis profiles and the real-data fixture."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-sys.path.insert(0, str(Path(__file__).parent / "kit"))
 
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow])
