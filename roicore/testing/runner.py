@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -313,9 +314,9 @@ class Session:
                 pass
         self._tracked.clear()
         self.opened.clear()
-        from roicore.testing import parallel
-
-        parallel.shutdown()
+        parallel = sys.modules.get("roicore.testing.parallel")
+        if parallel is not None:  # only when a spawn check started a worker
+            parallel.shutdown()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Session:
