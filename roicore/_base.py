@@ -147,7 +147,7 @@ def _owned(array: np.ndarray) -> np.ndarray:
     """
     if array.flags.owndata and type(array) is np.ndarray:
         return array
-    return np.array(array, copy=True, subok=False)
+    return np.array(array, copy=True, subok=False, order="C")  # C order even for a transposed view
 
 
 class BaseExtractor(abc.ABC):

@@ -377,10 +377,10 @@ def _instantiate(contribution: Contribution, path: Path, rule: str, kwargs: dict
         ) from exc
     try:
         extractor = reader(path, **kwargs)
-    except (RoicoreError, OSError, TypeError, MemoryError):
-        raise
+    except (RoicoreError, OSError, TypeError, ValueError, IndexError, KeyError, MemoryError):
+        raise  # roicore's errors, and the builtins that signal bad arguments (DESIGN section 7)
     except Exception as exc:
-        # a safety net for plugin bugs on bad files: the user gets a message naming the file
+        # a safety net for plugin bugs on bad files (struct.error, AttributeError, ...): name the file
         raise CorruptFileError(
             f"{path}: reader {contribution.qualified_id} failed: {type(exc).__name__}: {exc}", path=path
         ) from exc

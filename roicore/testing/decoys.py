@@ -11,7 +11,7 @@ import numpy as np
 __all__ = ["make_decoys", "decoy_names"]
 
 
-def decoy_names(spec: Any, limit: int = 3) -> list[str]:
+def decoy_names(spec: Any, limit: int = 8) -> list[str]:
     """File names the spec's suffixes and patterns match statically."""
     names = [f"decoy{suffix}" for suffix in spec.suffixes[:limit]]
     for pattern in spec.patterns[:limit]:

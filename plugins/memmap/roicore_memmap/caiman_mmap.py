@@ -1,0 +1,95 @@
+"""Reader ``caiman-mmap``: CaImAn's memory-mapped movies (``..._order_C_frames_T_.mmap``).
+
+The file name is the only description of the layout (see
+:mod:`roicore_memmap.caiman_name`); the file size must match it exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from roicore.errors import CorruptFileError, UnsupportedFeatureError
+
+from roicore_memmap.caiman_name import CAIMAN_DTYPE, parse_caiman_name
+from roicore_memmap.mapped import MappedImagingExtractor
+from roicore_memmap.structure import VideoStructure
+
+__all__ = ["CaimanMmapImagingExtractor"]
+
+
+class CaimanMmapImagingExtractor(MappedImagingExtractor):
+    """A CaImAn memmap movie, memory-mapped read-only (reader id ``caiman-mmap``).
+
+    Reads return float32 ``(time, rows, columns)``, or ``(time, rows, columns,
+    planes)`` when the name declares ``d3 > 1``; both storage orders (``C``,
+    pixel-major, and ``F``, frame-major) are read.
+
+    Parameters
+    ----------
+    file_path : str or path-like
+        A file named ``<base>_d1_<rows>_d2_<columns>_d3_<planes>_order_<C|F>_frames_<T>_.mmap``.
+    sampling_frequency : float
+        In Hz; required, because CaImAn does not store the frame rate in the file.
+    channel : int
+        Must be 0: a CaImAn memmap holds one channel.
+
+    Raises
+    ------
+    ValueError
+        The name does not follow the convention, or no sampling frequency.
+    CorruptFileError
+        The file size differs from what the name declares.
+    UnsupportedFeatureError
+        A channel other than 0.
+    """
+
+    def __init__(
+        self,
+        file_path: str | os.PathLike[str],
+        sampling_frequency: float | None = None,
+        *,
+        channel: int = 0,
+    ) -> None:
+        path = Path(os.fspath(file_path))
+        if not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        if channel != 0 or isinstance(channel, bool):
+            raise UnsupportedFeatureError(f"{path}: a CaImAn memmap holds one channel; channel={channel!r} cannot be read")
+        name = parse_caiman_name(path.name)
+        if name is None:
+            raise ValueError(
+                f"{path}: the name does not follow CaImAn's convention "
+                "<base>_d1_<rows>_d2_<columns>_d3_<planes>_order_<C|F>_frames_<T>_.mmap, "
+                "which is the only description of a CaImAn memmap's layout"
+            )
+        if sampling_frequency is None:
+            raise ValueError(
+                f"{path}: CaImAn memmaps do not store the frame rate: pass sampling_frequency=... (Hz)"
+            )
+        size = os.stat(path).st_size
+        if size != name.data_bytes:
+            raise CorruptFileError(
+                f"{path}: the name declares {name.rows} x {name.columns} x {name.planes} pixels x "
+                f"{name.frames} frames of float32 = {name.data_bytes} bytes, but the file has {size} bytes"
+                + (" (truncated)" if size < name.data_bytes else ""),
+                path=path,
+            )
+        axes = name.axes if name.planes > 1 else name.axes.replace("z", "")
+        layout = VideoStructure(
+            rows=name.rows,
+            columns=name.columns,
+            planes=name.planes,
+            axes=axes,
+            dtype=CAIMAN_DTYPE,
+            offset=0,
+            sampling_frequency=sampling_frequency,
+            frames=name.frames,
+        )
+        self._order = name.order
+        self._init_mapping(path, layout, name.frames)
+
+    @property
+    def order(self) -> str:
+        """``"C"`` (pixel-major) or ``"F"`` (frame-major), as the name says."""
+        return self._order
