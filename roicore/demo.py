@@ -34,19 +34,34 @@ def run_demo(folder: str | Path) -> int:
         started = time.perf_counter()
         samples = load_object(contribution.spec.samples)(target)
         print(f"== {contribution.qualified_id}: {len(samples)} sample(s) written in {time.perf_counter() - started:.2f} s")
-        for sample in samples:
-            kwargs = {} if sample.detectable else {"reader": contribution.qualified_id, **sample.reader_kwargs}
+        for index, sample in enumerate(samples):
+            kwargs = dict(sample.reader_kwargs)
+            if not sample.detectable:
+                kwargs["reader"] = contribution.qualified_id
             how = "auto-detected" if sample.detectable else "explicit reader="
             with roicore.open(sample.path, **kwargs) as extractor:
                 correct = _matches_truth(extractor, sample.truth, np)
                 problems += not correct
-                print(f"  {sample.path.relative_to(root)}  [{how}; {'values match the ground truth' if correct else 'VALUES DIFFER'}]")
-                for line in describe(extractor):
-                    print(f"      {line}")
+                verdict = "values match the ground truth" if correct else "VALUES DIFFER from the ground truth"
+                print(f"  {sample.path.relative_to(root)}  [{how}; {verdict}]")
+                if index == 0:  # one full summary per reader; the rest in a line each
+                    for line in describe(extractor):
+                        print(f"      {line}")
+                else:
+                    print(f"      {_one_line(extractor)}; because: {extractor.source.rule}")
     print(f"\nall sample files are in {root}")
     if problems:
         print(f"{problems} sample(s) did not read back their ground truth")
     return 1 if problems else 0
+
+
+def _one_line(extractor) -> str:
+    from roicore.imaging import ImagingExtractor
+
+    if isinstance(extractor, ImagingExtractor):
+        return f"imaging {extractor.shape} {extractor.get_dtype()} at {extractor.get_sampling_frequency():g} Hz"
+    return (f"segmentation: {extractor.get_num_rois()} ROIs on {extractor.get_frame_shape()}, "
+            f"{extractor.get_num_samples()} samples, traces {', '.join(extractor.get_trace_names())}")
 
 
 def _matches_truth(extractor, truth, np) -> bool:
