@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   - create .venv, install roicore and every plugin under plugins/, run the demo
-#   make test   - the same install plus test dependencies, then the whole suite and the conformance kit
+#   make test   - the same install plus test dependencies (each plugin's [test] extra), then the whole
+#                 suite, the conformance kit, and the kit again from installed wheels outside the tree
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS))
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' $(foreach dir,$(PLUGIN_DIRS),-e '$(dir)[test]')
 	touch $(STAMP)
 
 demo: install
