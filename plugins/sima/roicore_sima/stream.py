@@ -76,8 +76,8 @@ def run_threads(
         With one worker only: ``reader_task(chunks)`` runs in the reading
         thread on every chunk it reads, before handing the chunk over (the
         reader has idle time when data come from memory; extraction uses it
-        for the mean image). Ignored with several workers (return False from
-        :func:`reader_does_work` to know which).
+        for the mean image). Ignored with several workers:
+        :func:`reader_does_work` tells whether it runs.
 
     Raises
     ------

@@ -11,17 +11,21 @@ import roicore
 from roicore.memory import NumpyImagingExtractor
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("remove_overlap", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_nan_borders_match_the_reference(remove_overlap, weighted):
+def test_nan_borders_match_the_reference(remove_overlap, weighted, workers):
     movie = make_movie(nan_border=True, weighted=weighted)
-    result = roicore.extract(movie.imaging(), movie.masks, method="sima", remove_overlap=remove_overlap, chunk_size=4)
+    result = roicore.extract(
+        movie.imaging(), movie.masks, method="sima", remove_overlap=remove_overlap, chunk_size=4, n_workers=workers
+    )
     expected = reference_traces(movie.video, movie.masks, remove_overlap=remove_overlap)
     traces = result.get_traces()
     np.testing.assert_array_equal(np.isnan(traces), np.isnan(expected))
     np.testing.assert_allclose(traces, expected, rtol=1e-5, equal_nan=True)
     # frame 7 has no imaged pixel: every ROI is NaN there, and only there for ROIs off the borders
     assert np.isnan(traces[7]).all()
+    np.testing.assert_allclose(result.get_image("mean"), reference_mean(movie.video), rtol=1e-6, equal_nan=True)
 
 
 def test_boolean_roi_is_the_mean_of_its_imaged_pixels():
