@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,26 @@ import numpy as np
 import pytest
 
 from roicore_caiman.samples import cnmf_dict, fortran_csc, make_reader_samples, synthetic_footprints, write_cnmf_file
+
+
+def _repository_root() -> Path:
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        if (folder / "roicore" / "__init__.py").is_file() and (folder / "pyproject.toml").is_file():
+            return folder
+    return here.parents[3]
+
+
+#: ``<repo>/../shared/realdata``, or the folder named by ROICORE_REALDATA
+REALDATA = Path(os.environ.get("ROICORE_REALDATA") or _repository_root().parent / "shared" / "realdata")
+
+
+@pytest.fixture
+def realdata() -> Path:
+    """The shared real recordings; skips with the reason when they are absent."""
+    if not REALDATA.is_dir():
+        pytest.skip(f"real data folder {REALDATA} is absent (it sits beside the repository, in ../shared/realdata)")
+    return REALDATA
 
 
 @pytest.fixture(scope="session")
