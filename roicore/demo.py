@@ -17,7 +17,7 @@ def run_demo(folder: str | Path) -> int:
     import numpy as np
 
     import roicore
-    from roicore.cli import describe
+    from roicore.cli.inspect import describe
     from roicore.registry.specs import load_object
 
     root = Path(folder).resolve()

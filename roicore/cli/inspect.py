@@ -1,18 +1,12 @@
-"""The ``roicore`` command.
-
-Errors print one line (``roicore: error: ...``) and exit with 1; usage errors
-exit with 2 (argparse's convention). ``--debug`` shows the traceback.
-"""
+"""``roicore plugins``, ``formats``, ``info`` and ``explain``: what is installed and what a file is."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 import textwrap
-from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["main", "build_parser"]
+__all__ = ["register", "describe", "parse_option"]
 
 
 def _print_plugins(args: argparse.Namespace) -> int:
@@ -109,7 +103,7 @@ def describe(extractor: Any) -> list[str]:
 def _info(args: argparse.Namespace) -> int:
     import roicore
 
-    kwargs = dict(_parse_option(item) for item in args.option)
+    kwargs = dict(parse_option(item) for item in args.option)
     with roicore.open(args.path, reader=args.reader, kind=args.kind, **kwargs) as extractor:
         print(args.path)
         for line in describe(extractor):
@@ -117,7 +111,7 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_option(item: str) -> tuple[str, Any]:
+def parse_option(item: str) -> tuple[str, Any]:
     import json
 
     key, separator, value = item.partition("=")
@@ -129,28 +123,8 @@ def _parse_option(item: str) -> tuple[str, Any]:
         return key, value
 
 
-def _check(args: argparse.Namespace) -> int:
-    from roicore.testing.cli import run_check
-
-    return run_check(args)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from roicore.demo import run_demo
-
-    return run_demo(args.folder)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``roicore`` command."""
-    parser = argparse.ArgumentParser(
-        prog="roicore",
-        description="Calcium-imaging ROI data: detect, inspect and check formats read by roicore plugins.",
-        epilog="example: roicore info session.hdf5",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``plugins``, ``formats``, ``info`` and ``explain`` to the ``roicore`` command."""
     plugins = commands.add_parser("plugins", help="list installed plugins, their status and contributions",
                                   epilog="example: roicore plugins --verbose")
     plugins.add_argument("-v", "--verbose", action="store_true", help="show full error tracebacks")
@@ -173,48 +147,3 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("path")
     explain.add_argument("--kind", choices=("imaging", "segmentation"))
     explain.set_defaults(func=_explain)
-
-    check = commands.add_parser("check", help="run the conformance kit on installed plugins",
-                                epilog="example: roicore check roicore-memmap --select 'imaging.*' --json report.json")
-    check.add_argument("plugins", nargs="*", metavar="PLUGIN", help="plugin names (default with --all: every plugin)")
-    check.add_argument("--all", action="store_true", help="check every installed plugin")
-    check.add_argument("--select", action="append", default=[], metavar="GLOB", help="run only checks matching GLOB")
-    check.add_argument("--deselect", action="append", default=[], metavar="ID", help="skip a check id (or glob)")
-    check.add_argument("--json", metavar="FILE", help="write one record per executed case to FILE")
-    check.add_argument("--list-checks", action="store_true", help="list the checks and exit")
-    check.add_argument("--markdown", action="store_true", help="with --list-checks: print a Markdown table")
-    check.add_argument("--max-examples", type=int, default=None, help="hypothesis examples per property check")
-    check.add_argument("-v", "--verbose", action="store_true", help="print every case, not only failures")
-    check.set_defaults(func=_check)
-
-    demo = commands.add_parser("demo", help="generate sample data, detect and open it (the main job on built-in data)",
-                               epilog="example: roicore demo ./roicore-demo")
-    demo.add_argument("folder", nargs="?", default="roicore-demo", help="where to write (default: ./roicore-demo)")
-    demo.set_defaults(func=_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``roicore`` command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("roicore: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # one clear line unless --debug
-        if args.debug:
-            raise
-        message = str(exc).strip() or type(exc).__name__
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
-            message = f"{message}: {exc.filename}"
-        first, *rest = message.splitlines()
-        print(f"roicore: error: {first}", file=sys.stderr)
-        for line in rest:
-            print(f"  {line.strip()}" if not line.startswith("  ") else line, file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

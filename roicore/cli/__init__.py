@@ -1,0 +1,61 @@
+"""The ``roicore`` command.
+
+Each subcommand lives in its own module of this package and adds itself with
+``register(commands)``; the modules stay light (heavy imports happen inside the
+command functions) so ``roicore --help`` is instant.
+
+Errors print one line (``roicore: error: ...``) and exit with 1; usage errors
+exit with 2 (argparse's convention). ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "build_parser", "COMMAND_MODULES"]
+
+#: Modules under ``roicore.cli`` that contribute subcommands, in help order.
+COMMAND_MODULES = ("demo", "inspect", "check")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``roicore`` command."""
+    parser = argparse.ArgumentParser(
+        prog="roicore",
+        description="Calcium-imaging ROI data: detect, inspect, extract, convert and check formats read by roicore plugins.",
+        epilog="example: roicore info session.hdf5",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``roicore`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("roicore: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line unless --debug
+        if args.debug:
+            raise
+        message = str(exc).strip() or type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
+            message = f"{message}: {exc.filename}"
+        first, *rest = message.splitlines()
+        print(f"roicore: error: {first}", file=sys.stderr)
+        for line in rest:
+            print(f"  {line.strip()}" if not line.startswith("  ") else line, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
