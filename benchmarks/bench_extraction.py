@@ -8,7 +8,8 @@ once, and the best is kept (the machine is shared; the best is the least
 disturbed). Printed, in frames/s:
 
 * plain streaming read: ``numpy.copyto`` of 16-frame chunks into a reused
-  buffer, and ``get_series`` chunks through the imaging contract;
+  buffer, and ``get_series`` chunks through the imaging contract (copies,
+  and ``copy=False`` read-only views, which extraction uses);
 * the yardstick: a plain per-frame scipy CSR loop into preallocated buffers
   (``copyto`` the frame into a float32 buffer, ``out[t] = W @ buffer``), with
   the very weights the method uses; and the same loop also accumulating the
@@ -99,9 +100,12 @@ def plain_read(video: np.ndarray, chunk: int = 16) -> None:
         np.copyto(buffer[: block.shape[0]], block)
 
 
-def contract_read(imaging: Any, chunk: int = 16) -> None:
+def contract_read(imaging: Any, chunk: int = 16, copy: bool = True) -> None:
+    """Every chunk through the imaging contract; with ``copy=False``, read-only views summed once per page."""
     for start in range(0, imaging.get_num_samples(), chunk):
-        imaging.get_series(start, min(imaging.get_num_samples(), start + chunk))
+        block = imaging.get_series(start, min(imaging.get_num_samples(), start + chunk), copy=copy)
+        if not copy:
+            block.reshape(-1)[::2048].max()  # touch the pages, as extraction's reading thread does
 
 
 def plain_csr_loop(video: np.ndarray, weights: sparse.csr_matrix, mean: bool = False) -> np.ndarray:
@@ -120,36 +124,6 @@ def plain_csr_loop(video: np.ndarray, weights: sparse.csr_matrix, mean: bool = F
                 total += partial
                 partial[:] = 0
     return out
-
-
-def kernel_on_views(video: np.ndarray, masks: sparse.csc_matrix, workers: int, chunk: int = 4) -> None:
-    """roicore-sima's chunk kernel (traces and mean image) on views of the array: no read copy.
-
-    What extraction would cost if the imaging contract had a zero-copy read
-    (``get_series`` returns a new array by contract, i.e. a copy).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from roicore_sima.extract import build_kernel
-    from roicore_sima.kernel import merge_means
-    from roicore_sima.weights import build_weights
-
-    from roicore.segmentation import RoiMasks
-
-    weights = build_weights(RoiMasks(masks, (ROWS, COLUMNS)), remove_overlap=True, sima_compat=False)
-    kernel = build_kernel(weights, remove_overlap=True, sima_compat=False, check_finite=False)
-    out = np.zeros((video.shape[0], kernel.num_rois), dtype=np.float32)
-    bounds = np.linspace(0, video.shape[0], workers + 1).astype(int)
-    scratches = [kernel.scratch() for _ in range(workers)]
-
-    def part(index: int) -> None:
-        for start in range(bounds[index], bounds[index + 1], chunk):
-            end = min(bounds[index + 1], start + chunk)
-            kernel.process(video[start:end], out[start:end], scratches[index])
-
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(part, range(workers)))
-    merge_means(scratches, (ROWS, COLUMNS))
 
 
 def sima_style_loop(video: np.ndarray, weights64: sparse.csr_matrix, frames: int) -> None:
@@ -306,6 +280,7 @@ def main() -> None:
     candidates: dict[str, Callable[[], Any]] = {
         "read: copyto 16-frame chunks": partial(plain_read, video),
         "read: get_series 16-frame chunks (the contract)": partial(contract_read, imaging),
+        "read: get_series(copy=False) 16-frame chunks": partial(contract_read, imaging, copy=False),
         "plain per-frame CSR loop (yardstick)": partial(plain_csr_loop, video, weights),
         "plain per-frame CSR loop + mean image": partial(plain_csr_loop, video, weights, mean=True),
     }
@@ -318,11 +293,6 @@ def main() -> None:
         plural = "s" if workers > 1 else ""
         candidates[f"roicore extract, {workers} worker{plural}, mean_image=False"] = partial(
             roicore.extract, imaging, masks, method="sima", n_workers=workers, mean_image=False
-        )
-    for workers in (1, 2):
-        plural = "s" if workers > 1 else ""
-        candidates[f"roicore kernel on array views (no read copy), {workers} thread{plural}"] = partial(
-            kernel_on_views, video, masks, workers
         )
     # rounds: every candidate once per round, so a burst of load on the shared machine hits all alike
     with warnings.catch_warnings():

@@ -150,6 +150,13 @@ def _owned(array: np.ndarray) -> np.ndarray:
     return np.array(array, copy=True, subok=False, order="C")  # C order even for a transposed view
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only, C-contiguous plain ndarray of ``array``'s values, sharing its memory when possible."""
+    view = np.ascontiguousarray(array).view(np.ndarray)
+    view.flags.writeable = False
+    return view
+
+
 class BaseExtractor(abc.ABC):
     """Lifecycle, pickling and the time API shared by every extractor.
 

@@ -33,6 +33,7 @@ from roicore._base import (
     _as_int,
     _normalize_indices,
     _owned,
+    _read_only,
     _resolve_range,
 )
 from roicore.errors import UnsupportedFeatureError
@@ -106,8 +107,10 @@ class ImagingExtractor(BaseExtractor):
         """Hook: samples ``[start, end)`` as an array ``(end - start, *sample_shape)``.
 
         The bounds are validated (``0 <= start < end <= n``). The result may be
-        a view of internal data or of a memmap: the base class copies views.
-        It must not be an array the reader keeps and reuses.
+        a view of internal data or of a memmap: the base class copies views
+        (except for ``get_series(copy=False)``, which passes a C-contiguous
+        view on read-only). It must not be an array the reader keeps and
+        reuses, nor a view of a buffer it later overwrites.
         """
 
     def _read_samples(self, indices: np.ndarray) -> np.ndarray:
@@ -220,7 +223,7 @@ class ImagingExtractor(BaseExtractor):
     # -- public reads -----------------------------------------------------------
 
     def get_series(
-        self, start_sample: int | None = None, end_sample: int | None = None
+        self, start_sample: int | None = None, end_sample: int | None = None, *, copy: bool = True
     ) -> np.ndarray:
         """Samples ``[start_sample, end_sample)``.
 
@@ -229,12 +232,20 @@ class ImagingExtractor(BaseExtractor):
         start_sample, end_sample : int or None
             ``0 <= start_sample <= end_sample <= num_samples``; None means the
             start and the end of the series. Negative values are not wrapped.
+        copy : bool
+            True (the default): a new array the caller owns. False: a
+            **read-only** array that may share memory with the reader's data
+            (a file mapping, an in-memory array), so no copy is made where
+            the reader can avoid one. For streaming consumers that convert
+            or reduce each block anyway; the values are the same either way,
+            and nothing can be written through it. It stays valid after
+            :meth:`close`.
 
         Returns
         -------
         numpy.ndarray
-            A new array ``(end_sample - start_sample, *sample_shape)`` of
-            :meth:`get_dtype`.
+            ``(end_sample - start_sample, *sample_shape)`` of :meth:`get_dtype`,
+            C-contiguous: a new array, or with ``copy=False`` a read-only one.
 
         Raises
         ------
@@ -244,7 +255,10 @@ class ImagingExtractor(BaseExtractor):
             A bound is not an integer.
         """
         start, end = _resolve_range(start_sample, end_sample, self.get_num_samples())
-        return _owned(self._read_checked(start, end))
+        block = self._read_checked(start, end)
+        if copy:
+            return _owned(block)
+        return _read_only(block)
 
     def get_samples(self, sample_indices: Any) -> np.ndarray:
         """The samples at ``sample_indices``, equal to ``full_series[sample_indices]``.

@@ -389,6 +389,29 @@ def test_get_series_copies_only_when_needed() -> None:
     assert not np.shares_memory(viewing.get_series(), viewing._data)
 
 
+def test_get_series_without_copy_is_a_read_only_view(tmp_path) -> None:
+    array = make_data((9, 3, 4, 2))
+    path = tmp_path / "video.npy"
+    np.save(path, array)
+    with NumpyImagingExtractor(path, 5.0, volumetric=True) as on_disk:
+        in_memory = NumpyImagingExtractor(array, 5.0, volumetric=True)
+        for x in (in_memory, on_disk):
+            for start, end in ((0, 9), (2, 5), (4, 4), (8, 9)):
+                block = x.get_series(start, end, copy=False)
+                np.testing.assert_array_equal(block, array[start:end])
+                assert type(block) is np.ndarray and block.flags.c_contiguous and not block.flags.writeable
+                with pytest.raises(ValueError, match="read-only"):
+                    block[...] = 0
+            np.testing.assert_array_equal(x.slice_samples(3, 7).get_series(1, 3, copy=False), array[4:6])
+            np.testing.assert_array_equal(x.select_plane(1).get_series(copy=False), array[..., 1])
+        assert np.shares_memory(in_memory.get_series(2, 5, copy=False), array)  # no copy made
+        block = on_disk.get_series(0, 9, copy=False)
+    np.testing.assert_array_equal(block, array)  # a view of the mapping stays valid after close()
+    x = MinimalImaging(make_data((5, 2, 2)))
+    with pytest.raises(IndexError):
+        x.get_series(0, 6, copy=False)
+
+
 def test_memmap_reads_are_plain_arrays(tmp_path) -> None:
     array = make_data((6, 3, 4))
     path = tmp_path / "video.npy"

@@ -161,6 +161,19 @@ def returns_copy(case):
     expect_equal_arrays(x.get_series(), full, "get_series() after mutating earlier results")
 
 
+@_imaging_check("imaging.series.nocopy")
+def series_nocopy(case):
+    """get_series(copy=False) has the true values, is read-only and C-contiguous, in chunks and whole."""
+    x, full = case.extractor, case.truth.series
+    n = len(full)
+    for start, end in sorted({(0, n), (0, 1), (n // 2, n), (max(n - 2, 0), n)}):
+        block = x.get_series(start, end, copy=False)
+        expect(isinstance(block, np.ndarray), f"get_series(copy=False) returned {type(block).__name__}")
+        expect(not block.flags.writeable, f"get_series({start}, {end}, copy=False) must be read-only")
+        expect(block.flags.c_contiguous, f"get_series({start}, {end}, copy=False) must be C-contiguous")
+        expect_equal_arrays(block, full[start:end], f"get_series({start}, {end}, copy=False)")
+
+
 @_imaging_check("imaging.slice.lazy")
 def slice_lazy(case):
     """slice_samples reads nothing when made, equals full[a:b], and composes."""

@@ -194,11 +194,12 @@ def test_empty_video_and_no_rois():
 
 def test_defaults():
     assert 1 <= default_workers() <= 8
-    assert default_chunk_size(512 * 512 * 2, "threads") == 4
-    assert default_chunk_size(512 * 512 * 2, "dask") == 128
-    assert default_chunk_size(10**9, "threads") == 4
-    assert default_chunk_size(512 * 512 * 4, "threads") == 4
-    assert default_chunk_size(64 * 64 * 2, "threads") == 256
+    assert default_chunk_size(512 * 512 * 2, "threads") == 16  # 8 MiB
+    assert default_chunk_size(512 * 512 * 2, "dask") == 128  # 64 MiB
+    assert default_chunk_size(10**9, "threads") == 4  # at least 4 frames
+    assert default_chunk_size(10**9, "threads", floating=True) == 8
+    assert default_chunk_size(512 * 512 * 4, "threads") == 8
+    assert default_chunk_size(64 * 64 * 2, "threads") == 1024
 
 
 def test_plugin_entry_module_is_light():
