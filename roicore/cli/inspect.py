@@ -6,7 +6,9 @@ import argparse
 import textwrap
 from typing import Any
 
-__all__ = ["register", "describe", "parse_option"]
+from roicore.cli.common import reader_options
+
+__all__ = ["register", "describe"]
 
 
 def _print_plugins(args: argparse.Namespace) -> int:
@@ -103,24 +105,12 @@ def describe(extractor: Any) -> list[str]:
 def _info(args: argparse.Namespace) -> int:
     import roicore
 
-    kwargs = dict(parse_option(item) for item in args.option)
+    kwargs = reader_options(args.option)
     with roicore.open(args.path, reader=args.reader, kind=args.kind, **kwargs) as extractor:
         print(args.path)
         for line in describe(extractor):
             print(f"  {line}")
     return 0
-
-
-def parse_option(item: str) -> tuple[str, Any]:
-    import json
-
-    key, separator, value = item.partition("=")
-    if not separator or not key:
-        raise SystemExit(f"roicore: error: --option expects KEY=VALUE, got {item!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -80,6 +80,7 @@ def _footprints(rng: np.random.Generator, centers: np.ndarray, shape: tuple[int,
         u = dy * np.cos(angle) + dx * np.sin(angle)
         v = -dy * np.sin(angle) + dx * np.cos(angle)
         bump = np.exp(-0.5 * ((u / sigma_long) ** 2 + (v / sigma_short) ** 2))
+        bump /= bump.max()  # the centre falls between pixels
         bump[bump < 0.05] = 0.0
         out[..., index] = bump
     return out
