@@ -13,7 +13,7 @@ def as_roi_masks(rois: Any, frame_shape: tuple[int, int]) -> tuple[Any, list[Any
     Parameters
     ----------
     rois : SegmentationExtractor, RoiMasks, scipy sparse matrix, ndarray or list
-        A segmentation (its masks and ids are used); a :class:`RoiMasks`; a
+        A segmentation (its masks and ids are used); a :class:`~roicore.RoiMasks`; a
         sparse ``(pixels in C order, n_rois)`` matrix; image masks
         ``(rows, columns, n_rois)``; or pixel masks, a list of ``(k, 3)``
         arrays ``[row, column, weight]``.
@@ -61,7 +61,7 @@ def extract(imaging: Any, rois: Any, method: str = "sima", **options: Any) -> An
     imaging : ImagingExtractor
         The video.
     rois : SegmentationExtractor, RoiMasks, sparse matrix, image masks or pixel masks
-        See :func:`as_roi_masks`.
+        See :func:`~roicore.extraction.as_roi_masks`.
     method : str
         A method id registered by a plugin (``roicore plugins`` lists them).
     **options

@@ -221,7 +221,7 @@ class NumpySegmentationExtractor(SegmentationExtractor):
     images : dict of str to array_like, optional
         Summary images ``(rows, columns)`` by name.
     properties : dict of str to array_like, optional
-        Per-ROI values, in ROI order (see :meth:`set_property`).
+        Per-ROI values, in ROI order (see :meth:`~roicore.SegmentationExtractor.set_property`).
     background_masks : same kinds as roi_masks, optional
     background_traces : array_like, optional
         ``(time, num_background)``; exposed as traces ``"background"``.

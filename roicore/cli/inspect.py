@@ -125,7 +125,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     info = commands.add_parser("info", help="detect a file's format and summarise it",
                                epilog="example: roicore info movie.bin --reader memmap --option sampling_frequency=30")
-    info.add_argument("path")
+    info.add_argument("path", help="a file or folder")
     info.add_argument("--reader", help="use this reader id instead of detection")
     info.add_argument("--kind", choices=("imaging", "segmentation"))
     info.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -134,6 +134,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     explain = commands.add_parser("explain", help="show how a path is detected: every candidate and its verdict",
                                   epilog="example: roicore explain results.hdf5")
-    explain.add_argument("path")
+    explain.add_argument("path", help="a file or folder")
     explain.add_argument("--kind", choices=("imaging", "segmentation"))
     explain.set_defaults(func=_explain)

@@ -49,7 +49,7 @@ class Support:
     Parameters
     ----------
     level : SupportLevel or str
-        ``"yes"``, ``"maybe"`` or ``"no"`` (case-insensitive) or a :class:`SupportLevel`.
+        ``"yes"``, ``"maybe"`` or ``"no"`` (case-insensitive) or a :class:`~roicore.registry.SupportLevel`.
     reason : str
         One human-readable sentence: why the reader claims or declines the path.
     """
