@@ -18,7 +18,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=70.1" wheel
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,docs]' $(foreach dir,$(PLUGIN_DIRS),-e '$(dir)[test]')
 	touch $(STAMP)
 

@@ -15,10 +15,12 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from roicore.cli.common import UsageError
+
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
 #: Modules under ``roicore.cli`` that contribute subcommands, in help order.
-COMMAND_MODULES = ("demo", "inspect", "check")
+COMMAND_MODULES = ("demo", "inspect", "extract", "convert", "show", "check", "new_plugin")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,12 +46,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("roicore: interrupted", file=sys.stderr)
         return 130
+    except UsageError as exc:  # a command line that cannot work: argparse's convention
+        if args.debug:
+            raise
+        print(f"roicore {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # one clear line unless --debug
         if args.debug:
             raise
-        message = str(exc).strip() or type(exc).__name__
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
-            message = f"{message}: {exc.filename}"
+        if isinstance(exc, OSError) and exc.filename and exc.strerror:  # "path: reason", not "[Errno 2] ..."
+            message = f"{exc.filename}: {exc.strerror}"
+        else:
+            message = str(exc).strip() or type(exc).__name__
+            if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
+                message = f"{message}: {exc.filename}"
         first, *rest = message.splitlines()
         print(f"roicore: error: {first}", file=sys.stderr)
         for line in rest:
