@@ -5,13 +5,26 @@ handed for a temporary path per output file (the main file, and companions
 such as a sidecar), writes there, and returns. roicore then flushes each file
 to disk and renames it into place, in the order the writer asked for them. If
 the writer raises, or the process dies, the final paths are untouched: a good
-file is never replaced by a half-written one. Temporary names are
-recognisable (``.NAME.roicore-tmp-XXXXXXXX``) and the next write to the same
-target removes any left behind.
+file is never replaced by a half-written one.
+
+Several output files (data + sidecar) are committed as one: before the first
+rename, a small journal naming every (temporary, final) pair is written,
+flushed and renamed into place next to each final file
+(``.NAME.roicore-tmp-journal``). A process killed between two renames leaves
+the journal behind, and the next :func:`roicore.open`, :func:`roicore.explain`
+or :func:`write` of any of those files finishes the renames first
+(:func:`recover`), so a reader never sees a new data file with an old sidecar.
+
+Temporary names are recognisable (``.NAME.roicore-tmp-XXXXXXXX``, see
+:func:`is_temporary_name`); detection never reads them as data, and the next
+write to the same target removes any left behind.
 """
 
 from __future__ import annotations
 
+import glob
+import json
+import logging
 import os
 import secrets
 import shutil
@@ -20,18 +33,28 @@ from typing import Any
 
 from roicore.errors import NoReaderFoundError
 
-__all__ = ["write", "WriteTarget", "TEMP_MARKER", "is_temporary_name"]
+__all__ = ["write", "WriteTarget", "TEMP_MARKER", "JOURNAL_SUFFIX", "is_temporary_name", "recover"]
 
 TEMP_MARKER = ".roicore-tmp-"
+#: What follows :data:`TEMP_MARKER` in a commit journal's name.
+JOURNAL_SUFFIX = "journal"
+_JOURNAL_FORMAT = "roicore-commit-journal"
+
+logger = logging.getLogger("roicore.writing")
 
 
 def is_temporary_name(name: str) -> bool:
-    """True for names of roicore's temporary write files."""
+    """True for names of roicore's temporary write files and commit journals."""
     return name.startswith(".") and TEMP_MARKER in name
 
 
 def _temporary_name(final: Path) -> Path:
     return final.with_name(f".{final.name}{TEMP_MARKER}{secrets.token_hex(4)}")
+
+
+def journal_path(final: Path) -> Path:
+    """Where the journal of an interrupted multi-file commit involving ``final`` would be."""
+    return final.with_name(f".{final.name}{TEMP_MARKER}{JOURNAL_SUFFIX}")
 
 
 def _remove(path: Path) -> None:
@@ -54,14 +77,109 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _fsync_folders(folders: set[Path]) -> None:
+    """Make renames in ``folders`` durable (best effort: some file systems cannot)."""
+    for folder in folders:
+        try:
+            descriptor = os.open(folder, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(descriptor)
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+
+
+def _replace(temporary: Path, final: Path) -> None:
+    if final.is_dir() and not final.is_symlink():
+        shutil.rmtree(final)  # os.replace cannot replace a non-empty folder
+    os.replace(temporary, final)
+
+
 def remove_stale_temporaries(final: Path) -> list[Path]:
-    """Delete temporary files a killed earlier write to ``final`` left behind."""
+    """Delete temporary files a killed earlier write to ``final`` left behind.
+
+    Call :func:`recover` first: a pending commit journal is one of them.
+    """
     removed = []
     if final.parent.is_dir():
-        for stale in final.parent.glob(f".{final.name}{TEMP_MARKER}*"):
+        # escaped: a name like "movie[1].bin" must not match another target's temporaries
+        for stale in final.parent.glob(f".{glob.escape(final.name)}{TEMP_MARKER}*"):
             _remove(stale)
             removed.append(stale)
     return removed
+
+
+def _read_journal(journal: Path) -> tuple[list[tuple[Path, Path]], list[Path]] | None:
+    try:
+        content = json.loads(journal.read_text(encoding="utf-8"))
+        if content.get("format") != _JOURNAL_FORMAT:
+            return None
+        folder = journal.parent
+        pairs = [(folder / temporary, folder / final) for temporary, final in content["files"]]
+        journals = [folder / name for name in content["journals"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return pairs, journals
+
+
+def recover(path: str | os.PathLike[str]) -> bool:
+    """Finish a multi-file commit that a killed :func:`write` left half done, if ``path`` was part of one.
+
+    Every temporary file named by the journal was complete and flushed before
+    the journal was written, so finishing the renames gives the new files as
+    a consistent set. Cheap when there is nothing to do (one ``lstat``).
+
+    Returns
+    -------
+    bool
+        True if a commit was finished.
+    """
+    journal = journal_path(Path(os.fspath(path)))
+    if not os.path.lexists(journal):
+        return False
+    parsed = _read_journal(journal)
+    if parsed is None:  # not a journal of ours: leave it to the stale-temporary clean-up
+        return False
+    pairs, journals = parsed
+    try:
+        for temporary, final in pairs:
+            if os.path.lexists(temporary):
+                try:
+                    _replace(temporary, final)
+                except FileNotFoundError:  # another process finished this rename first
+                    pass
+        _fsync_folders({final.parent for _, final in pairs})
+        for name in reversed(journals):
+            _remove(name)
+    except OSError as exc:  # e.g. a read-only folder: the files stay as the interrupted write left them
+        logger.debug("cannot finish the interrupted commit of %s: %s", path, exc)
+        return False
+    logger.debug("finished the interrupted commit of %s", path)
+    return True
+
+
+def _write_journals(pending: list[tuple[Path, Path]]) -> list[Path]:
+    """Write the commit journal next to every final path (flushed, renamed into place); returns them."""
+    finals = [final for _, final in pending]
+    journals = [journal_path(final) for final in finals]
+    for final, journal in zip(finals, journals):
+        folder = journal.parent
+        content = {
+            "format": _JOURNAL_FORMAT,
+            "files": [[os.path.relpath(t, folder), os.path.relpath(f, folder)] for t, f in pending],
+            "journals": [os.path.relpath(j, folder) for j in journals],
+        }
+        temporary = _temporary_name(final)
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump(content, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, journal)
+    _fsync_folders({journal.parent for journal in journals})
+    return journals
 
 
 class WriteTarget:
@@ -91,6 +209,7 @@ class WriteTarget:
             ``final`` exists and overwriting was not allowed.
         """
         final_path = self.path if final is None else Path(final)
+        recover(final_path)
         if final_path.exists() and not self.overwrite:
             raise FileExistsError(17, "File exists (pass overwrite=True to replace it)", str(final_path))
         if any(final_path == done for _, done in self._pending):
@@ -106,29 +225,31 @@ class WriteTarget:
         return [final for _, final in self._pending]
 
     def commit(self) -> None:
-        """Flush every temporary file and rename it over its final path, in request order."""
-        for temporary, final in self._pending:
+        """Flush every temporary file and rename it over its final path, in request order.
+
+        Several files are committed as one (see the module docstring): once
+        their journal is written the commit is decided, and an error or a kill
+        after that point is finished by :func:`recover`, never rolled back.
+        """
+        pending = list(self._pending)
+        for temporary, final in pending:
             if not temporary.exists():
                 raise RuntimeError(f"the writer asked for {final} but wrote nothing to its temporary path")
-        for temporary, _ in self._pending:
+        for temporary, _ in pending:
             _fsync(temporary)
-        for temporary, final in self._pending:
-            if final.is_dir() and not final.is_symlink():
-                shutil.rmtree(final)  # os.replace cannot replace a non-empty folder
-            os.replace(temporary, final)
-        folders = {final.parent for _, final in self._pending}
-        for folder in folders:
+        journals = _write_journals(pending) if len(pending) > 1 else []
+        self._pending.clear()  # decided: abort() must not delete what recover() would rename
+        for temporary, final in pending:
             try:
-                descriptor = os.open(folder, os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(descriptor)
-            except OSError:
-                pass
-            finally:
-                os.close(descriptor)
-        self._pending.clear()
+                _replace(temporary, final)
+            except FileNotFoundError:
+                if journals and not os.path.lexists(temporary):
+                    continue  # another process opening the target finished this rename (recover)
+                raise
+        _fsync_folders({final.parent for _, final in pending})
+        # the main file's journal goes last: until then, opening the main file finishes the clean-up
+        for journal in reversed(journals):
+            _remove(journal)
 
     def abort(self) -> None:
         """Remove every temporary file; the final paths are left as they were."""
@@ -211,6 +332,7 @@ def write(
     final = Path(os.fspath(path))
     if not final.parent.is_dir():
         raise FileNotFoundError(2, "The output's folder does not exist", str(final.parent))
+    recover(final)
     if final.exists() and not overwrite:
         raise FileExistsError(17, "File exists (pass overwrite=True to replace it)", str(final))
     contribution = _choose_writer(extractor, final, format)

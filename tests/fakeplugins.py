@@ -59,15 +59,26 @@ def make_plugin(
     directory: tuple[str, ...] = (),
     priority: int = 0,
     entry_source: str | None = None,
+    reader_source: str | None = None,
+    entry_points_text: str | None = None,
 ) -> str:
-    """Write a plugin distribution ``name`` into ``site``; returns its package name."""
+    """Write a plugin distribution ``name`` into ``site``; returns its package name.
+
+    ``entry_source`` and ``reader_source`` replace the entry module
+    (``<package>_plugin``) and the reader module (``<package>_reader``, which
+    holds ``sniff`` and ``Reader``); ``entry_points_text`` replaces the
+    distribution's ``entry_points.txt``.
+    """
     package = name.replace("-", "_")
     dist_info = site / f"{package}-1.0.dist-info"
     dist_info.mkdir(parents=True)
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist_info / "entry_points.txt").write_text(f"[roicore.plugins]\n{name} = {package}_plugin\n")
+    (dist_info / "entry_points.txt").write_text(
+        entry_points_text if entry_points_text is not None else f"[roicore.plugins]\n{name} = {package}_plugin\n"
+    )
     (site / f"{package}_reader.py").write_text(
-        textwrap.dedent(READER_MODULE).format(label=name, magic=repr(magic))
+        textwrap.dedent(reader_source) if reader_source is not None
+        else textwrap.dedent(READER_MODULE).format(label=name, magic=repr(magic))
     )
     source = entry_source if entry_source is not None else ENTRY_MODULE.format(
         reader_id=reader_id or package.replace("_", "-"), package=package, suffixes=suffixes,
@@ -77,13 +88,24 @@ def make_plugin(
     return package
 
 
-def run_python(site: Path, code: str, env: dict[str, str] | None = None) -> dict:
-    """Run ``code`` in a fresh interpreter with ``site`` on the path; it must print one JSON line last."""
+def site_environment(site: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a subprocess that sees ``site``'s plugins: no inherited ROICORE_ variable."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ROICORE_")}
     environment["PYTHONPATH"] = os.pathsep.join([str(site), *[p for p in sys.path if p]])
     environment.update(env or {})
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=environment, timeout=120, cwd=site)
+    return environment
+
+
+def run_process(site: Path, args: list[str], env: dict[str, str] | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python ARGS`` with ``site`` on the path, in ``site``; returns the completed process."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env=site_environment(site, env), timeout=timeout, cwd=site)
+
+
+def run_python(site: Path, code: str, env: dict[str, str] | None = None, timeout: float = 120) -> dict:
+    """Run ``code`` in a fresh interpreter with ``site`` on the path; it must print one JSON line last."""
+    done = run_process(site, ["-c", textwrap.dedent(code)], env, timeout)
     if done.returncode != 0:
         raise AssertionError(f"subprocess failed:\n{done.stdout}\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])

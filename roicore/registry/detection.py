@@ -14,13 +14,30 @@ Order, for ``open(path)`` without ``reader=``:
    raises AmbiguousFormatError; a MAYBE is used only when nobody says YES;
 5. nothing: NoReaderFoundError carrying the DetectionReport, with hints about
    formats whose plugin is missing, disabled or broken.
+
+A sniff is plugin code, so it is isolated: one that raises, or does not answer
+within ``ROICORE_SNIFF_TIMEOUT`` seconds (default 5; ``off`` for no limit, see
+:mod:`roicore.registry.sniffing`), gets the verdict ``"error"`` with the reason,
+and detection goes on with the next candidate. A timed-out sniff goes on
+running in a daemon thread and its reader is not asked again until it returns;
+:func:`open` warns about it once per process (unless the timeout is already
+reported by the error it raises).
+
+Paths detection never reads: roicore's own temporary write files (see
+:func:`roicore.writing.is_temporary_name`) and files that are not regular
+files (a FIFO or a device would block the header read). A half-finished
+multi-file commit of an interrupted :func:`roicore.write` is finished before
+detection (:func:`roicore.writing.recover`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
+import threading
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -33,9 +50,18 @@ from roicore.errors import (
     PluginError,
     RoicoreError,
 )
-from roicore.registry.discovery import Contribution, Registry, get_registry, resolve_reader
+from roicore.registry.discovery import (
+    PLUGIN_FAULTS,
+    Contribution,
+    Registry,
+    _strict,
+    get_registry,
+    resolve_reader,
+)
 from roicore.registry.known import known_formats_for
+from roicore.registry.sniffing import SniffTimeout, run_limited, sniff_timeout, still_running
 from roicore.registry.specs import ReaderSpec, SourceInfo, Support, load_object
+from roicore.writing import is_temporary_name, recover
 
 __all__ = ["open", "explain", "DetectionReport", "CandidateReport", "HEADER_SIZE"]
 
@@ -63,6 +89,8 @@ class CandidateReport:
         What ``sniff`` answered; ``"not asked"`` when a better candidate won first.
     reason : str
         The reader's reason, or the error text.
+    timed_out : bool
+        The sniff did not answer within the time limit (the verdict is ``"error"``).
     """
 
     reader: str
@@ -71,6 +99,7 @@ class CandidateReport:
     verdict: str = "not asked"
     reason: str = ""
     contribution: Contribution | None = field(default=None, repr=False)
+    timed_out: bool = field(default=False, repr=False)
 
 
 @dataclass
@@ -89,6 +118,8 @@ class DetectionReport:
         Why it won.
     hints : list of str
         Readers that would match but are unavailable, and what to do about it.
+    refused : str
+        Why the path was not examined at all (a temporary write file, a FIFO), or "".
     """
 
     path: str
@@ -97,11 +128,14 @@ class DetectionReport:
     chosen: str | None = None
     rule: str = ""
     hints: list[str] = field(default_factory=list)
+    refused: str = ""
 
     def __str__(self) -> str:
         what = "folder" if self.is_dir else "file"
         lines = [f"{what} {self.path}"]
-        if not self.candidates:
+        if self.refused:
+            lines.append(f"  not examined: it is {self.refused}")
+        elif not self.candidates:
             lines.append("  no installed reader matches its name, header or contents statically")
         for candidate in self.candidates:
             mark = "->" if candidate.reader == self.chosen else "  "
@@ -129,6 +163,19 @@ def _read_header(path: Path) -> bytes:
         return handle.read(HEADER_SIZE)
 
 
+def _unreadable_reason(path: Path) -> str | None:
+    """Why detection must not read ``path`` at all, or None."""
+    if is_temporary_name(path.name):
+        return (
+            "a temporary file of an interrupted roicore.write(), not data: the next write to the file "
+            "it was meant for removes it"
+        )
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return "not a regular file or a folder (a FIFO, socket or device): nothing to detect"
+    return None
+
+
 def _static_match(spec: ReaderSpec, path: Path, header: bytes, is_dir: bool) -> tuple[str, int, int] | None:
     """(rule, strength, suffix length) of the best static match, or None."""
     name = path.name.lower()
@@ -136,7 +183,7 @@ def _static_match(spec: ReaderSpec, path: Path, header: bytes, is_dir: bool) -> 
         if not spec.directory:
             return None
         for marker in spec.directory:
-            if next(iter(path.glob(marker)), None) is None:
+            if not any(not is_temporary_name(found.name) for found in path.glob(marker)):
                 return None
         return f"markers {', '.join(spec.directory)}", _MARKER, 0
     for prefix in spec.magic:
@@ -176,29 +223,54 @@ def _sniffer(spec: ReaderSpec) -> Any:
     return getattr(spec.load_reader(), "sniff", None)
 
 
+def _call_sniff(spec: ReaderSpec, path: Path, header: bytes) -> Support | None:
+    """Import and call the reader's sniff (None: it has none); in a worker thread under a time limit."""
+    sniff = _sniffer(spec)
+    if sniff is None:
+        return None
+    support = sniff(path, header)
+    if not isinstance(support, Support):
+        raise TypeError(f"sniff returned {type(support).__name__}, not roicore.Support")
+    return support
+
+
 def _ask(candidate: CandidateReport, path: Path, header: bytes) -> None:
-    """Fill in the candidate's verdict; a raising sniff is an 'error', never an exception."""
+    """Fill in the candidate's verdict; a raising or hanging sniff is an 'error', never an exception."""
     spec: ReaderSpec = candidate.contribution.spec  # type: ignore[union-attr]
+    running = still_running(spec)
+    if running is not None:
+        _fault(candidate, path, f"not asked: an earlier call of its sniff timed out and is still running "
+                                f"({running:.0f} s)", timed_out=True)
+        return
     try:
-        sniff = _sniffer(spec)
-        if sniff is None:
-            candidate.verdict, candidate.reason = "yes", "static match (the reader has no sniff)"
-            return
-        support = sniff(path, header)
-        if not isinstance(support, Support):
-            raise TypeError(f"sniff returned {type(support).__name__}, not roicore.Support")
-    except Exception as exc:
-        candidate.verdict = "error"
-        candidate.reason = f"{type(exc).__name__}: {exc}"
-        logger.debug("sniff of %s failed:\n%s", candidate.reader, traceback.format_exc())
-        if os.environ.get("ROICORE_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}:
-            raise PluginError(
-                f"the sniff of reader {candidate.reader} raised on {path}: {candidate.reason}",
-                plugin=candidate.contribution.plugin,  # type: ignore[union-attr]
-            ) from exc
+        support = run_limited(spec, _call_sniff, spec, path, header, timeout=sniff_timeout())
+    except SniffTimeout as exc:
+        _fault(candidate, path, f"timed out: its sniff {exc}", exc, timed_out=True)
+        return
+    except PLUGIN_FAULTS as exc:
+        logger.debug("sniff of %s failed:\n%s", candidate.reader, "".join(traceback.format_exception(exc)))
+        _fault(candidate, path, f"{type(exc).__name__}: {exc}", exc)
+        return
+    if support is None:
+        candidate.verdict, candidate.reason = "yes", "static match (the reader has no sniff)"
         return
     candidate.verdict = support.level.name.lower()
     candidate.reason = support.reason
+
+
+def _fault(
+    candidate: CandidateReport, path: Path, reason: str, exc: BaseException | None = None, *, timed_out: bool = False
+) -> None:
+    """Record a failed sniff on the candidate; with ROICORE_STRICT_PLUGINS=1, raise PluginError instead."""
+    candidate.verdict, candidate.timed_out = "error", timed_out
+    if timed_out:
+        reason += "; detection went on without it (the limit is ROICORE_SNIFF_TIMEOUT)"
+    candidate.reason = reason
+    if _strict():
+        raise PluginError(
+            f"the sniff of reader {candidate.reader} failed on {path}: {candidate.reason}",
+            plugin=candidate.contribution.plugin,  # type: ignore[union-attr]
+        ) from exc
 
 
 def _same_rank(a: CandidateReport, b: CandidateReport) -> bool:
@@ -238,8 +310,13 @@ def _decide(candidates: list[CandidateReport], path: Path, header: bytes, *, exh
     return maybes[0] if maybes else None
 
 
+def _last_line(record: Any) -> str:
+    return record.errors[0].strip().splitlines()[-1] if record.errors else ""
+
+
 def _hints(registry: Registry, path: Path, kind: str | None) -> list[str]:
     hints = []
+    mentioned: set[str] = set()
     records = {record.distribution or record.name: record for record in registry.records.values()}
     records.update({record.name: record for record in registry.records.values()})
     for known in known_formats_for(path.name):
@@ -251,26 +328,38 @@ def _hints(registry: Registry, path: Path, kind: str | None) -> list[str]:
                 f"{path.name} looks like a {known.name}, read by plugin {record.name}, which is "
                 f"{record.status} ({'; '.join(record.errors)})"
             )
+            mentioned.add(record.name)
         elif not record.ok:
-            first_line = record.errors[0].strip().splitlines()[-1] if record.errors else ""
             hints.append(
                 f"{path.name} looks like a {known.name}, read by plugin {record.name}, which is broken "
-                f"({record.status}: {first_line})"
+                f"({record.status}: {_last_line(record)})"
             )
+            mentioned.add(record.name)
         if known.hint:
             hints.append(known.hint)
     for contribution in registry.contributions("reader"):
         if contribution.status == "conflict" and _static_match(contribution.spec, path, b"", path.is_dir()):
             hints.append(f"reader {contribution.qualified_id} would match but is in conflict: {contribution.error}")
+    # a plugin that failed before declaring its readers might be the one for this file: say so, once each
+    for record in sorted(registry.records.values(), key=lambda r: r.name):
+        broken = not record.ok and record.status not in {"disabled", "not-allowed"}
+        if broken and not record.contributions and record.name not in mentioned:
+            hints.append(
+                f"plugin {record.name} is broken ({record.status}: {_last_line(record)}) and declared no "
+                "reader, so it may be the one for this file; `roicore plugins --verbose` shows why"
+            )
     if kind is not None:
         hints.append(f"only readers of kind {kind!r} were considered")
     return hints
 
 
 def _detect(path: Path, kind: str | None, *, exhaustive: bool) -> tuple[DetectionReport, CandidateReport | None]:
-    header = _read_header(path)
     registry = get_registry()
     report = DetectionReport(str(path), path.is_dir())
+    report.refused = _unreadable_reason(path) or ""
+    if report.refused:
+        return report, None
+    header = _read_header(path)
     report.candidates = _candidates(registry, path, header, kind)
     winner = _decide(report.candidates, path, header, exhaustive=exhaustive)
     if winner is not None:
@@ -279,6 +368,32 @@ def _detect(path: Path, kind: str | None, *, exhaustive: bool) -> tuple[Detectio
     else:
         report.hints = _hints(registry, path, kind)
     return report, winner
+
+
+_warned_timeouts: set[Any] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_timeouts(report: DetectionReport, *, raised: bool) -> None:
+    """Warn once per process and reader about a timed-out sniff, unless the raised error already says so."""
+    for candidate in report.candidates:
+        if not candidate.timed_out:
+            continue
+        contribution = candidate.contribution
+        with _warned_lock:
+            if contribution.spec in _warned_timeouts:  # type: ignore[union-attr]
+                continue
+            _warned_timeouts.add(contribution.spec)  # type: ignore[union-attr]
+        if raised:
+            continue
+        plugin = contribution.plugin  # type: ignore[union-attr]
+        warnings.warn(
+            f"roicore: reader {candidate.reader} of plugin {plugin}: {candidate.reason} "
+            f"(first seen on {report.path}; warned once per process; to skip the plugin set "
+            f"ROICORE_DISABLE_PLUGINS={plugin})",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def explain(path: str | os.PathLike[str], *, kind: str | None = None) -> DetectionReport:
@@ -294,11 +409,15 @@ def explain(path: str | os.PathLike[str], *, kind: str | None = None) -> Detecti
     AmbiguousFormatError
         Two equally ranked readers claim the path.
     """
-    report, _ = _detect(_check_path(path), kind, exhaustive=True)
+    recover(path)  # first: a decided commit of a first write brings the file into existence
+    resolved = _check_path(path)
+    report, _ = _detect(resolved, kind, exhaustive=True)
     return report
 
 
 def _no_reader_message(report: DetectionReport) -> str:
+    if report.refused:
+        return f"{report.path} is not read by roicore: it is {report.refused}"
     lines = [f"no installed reader can read {report.path}"]
     for candidate in report.candidates:
         lines.append(f"  {candidate.reader} [{candidate.rule}]: {candidate.verdict} - {candidate.reason}")
@@ -347,6 +466,7 @@ def open(  # noqa: A001 - the public name is roicore.open, by design
     """
     if kind is not None and kind not in ("imaging", "segmentation"):
         raise ValueError(f"kind must be 'imaging' or 'segmentation', not {kind!r}")
+    recover(path)  # first: a decided commit of a first write brings the file into existence
     resolved = _check_path(path)
     if reader is not None:
         contribution = resolve_reader(reader)
@@ -355,6 +475,7 @@ def open(  # noqa: A001 - the public name is roicore.open, by design
         rule = "explicit reader="
     else:
         report, winner = _detect(resolved, kind, exhaustive=False)
+        _warn_timeouts(report, raised=winner is None)
         if winner is None:
             raise NoReaderFoundError(_no_reader_message(report), path=resolved, report=report)
         contribution = winner.contribution  # type: ignore[assignment]

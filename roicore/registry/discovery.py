@@ -53,6 +53,10 @@ logger = logging.getLogger("roicore.registry")
 
 ContributionType = Literal["reader", "writer", "method"]
 
+#: What a plugin's code may raise without taking roicore down: every error, and SystemExit (a plugin
+#: calling sys.exit() while being imported or asked). KeyboardInterrupt still interrupts.
+PLUGIN_FAULTS: tuple[type[BaseException], ...] = (Exception, SystemExit)
+
 _HOOKS: dict[ContributionType, tuple[str, type]] = {
     "reader": ("roicore_readers", ReaderSpec),
     "writer": ("roicore_writers", WriterSpec),
@@ -123,7 +127,7 @@ class PluginRecord:
     Attributes
     ----------
     name : str
-        Entry-point name (or the name given to :func:`register`).
+        Entry-point name (or the name given to :func:`roicore.register`).
     distribution : str or None
         The distribution that declared the entry point.
     version : str or None
@@ -134,7 +138,8 @@ class PluginRecord:
         How the plugin was found.
     status : str
         ``"active"``, ``"disabled"``, ``"not-allowed"``, ``"import-error"``,
-        ``"invalid-hooks"``, ``"hook-error"`` or ``"invalid-spec"``.
+        ``"invalid-hooks"``, ``"hook-error"``, ``"invalid-spec"`` or
+        ``"invalid-metadata"`` (an ``entry_points.txt`` that cannot be parsed).
         A plugin with a faulty hook keeps the contributions of its other hooks.
     errors : list of str
         Error texts (with tracebacks for import errors and raising hooks).
@@ -272,41 +277,107 @@ class Registry:
         return self.records[contribution.plugin]
 
 
-def _load_entry_points() -> list[PluginRecord]:
+def _distribution_name(dist: Any) -> str | None:
+    try:
+        return dist.metadata["Name"]
+    except Exception:  # unreadable METADATA
+        return None
+
+
+def _version_of(dist: Any) -> str | None:
+    try:
+        return dist.version
+    except Exception:
+        return None
+
+
+def _entry_points() -> tuple[list[Any], list[PluginRecord]]:
+    """Entry points of the roicore group, read one distribution at a time.
+
+    ``importlib_metadata.entry_points()`` raises for the whole environment when
+    any one distribution has a malformed ``entry_points.txt``; here such a
+    distribution is skipped, and returned as a broken plugin record only when
+    its file mentions roicore's group (anything else is none of roicore's
+    business). A distribution found twice on ``sys.path`` counts once: the
+    first one wins, as with import.
+
+    Returns
+    -------
+    entry_points : list
+        Sorted by name.
+    broken : list of PluginRecord
+        Distributions whose roicore entry points cannot be read.
+    """
     import importlib_metadata
 
+    found: list[Any] = []
+    broken: list[PluginRecord] = []
+    seen: set[str] = set()
+    for dist in importlib_metadata.distributions():
+        name = _distribution_name(dist)
+        key = _normalize_name(name) if name else f"<unnamed {getattr(dist, '_path', id(dist))}>"
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            found.extend(ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP)
+        except Exception as exc:
+            try:
+                text = dist.read_text("entry_points.txt") or ""
+            except Exception:
+                text = ""
+            if f"[{ENTRY_POINT_GROUP}]" in text:
+                record = PluginRecord(name=name or key, distribution=name, version=_version_of(dist))
+                record.errors.append(f"its entry_points.txt cannot be parsed: {type(exc).__name__}: {exc}")
+                broken.append(record)
+    return sorted(found, key=lambda ep: ep.name), broken
+
+
+def _filtered_out(record: PluginRecord, disabled: set[str], allowed: set[str] | None) -> bool:
+    """Apply ROICORE_DISABLE_PLUGINS and ROICORE_PLUGINS to a record (before any import); True if it is out."""
+    names = {_normalize_name(record.name)}
+    if record.distribution:
+        names.add(_normalize_name(record.distribution))
+    if names & disabled:
+        record.status = "disabled"
+        record.errors[:] = ["disabled by ROICORE_DISABLE_PLUGINS"]
+        return True
+    if allowed is not None and not names & allowed:
+        record.status = "not-allowed"
+        record.errors[:] = ["not in the ROICORE_PLUGINS allow-list"]
+        return True
+    return False
+
+
+def _load_entry_points() -> list[PluginRecord]:
     disabled = _env_list("ROICORE_DISABLE_PLUGINS") or set()
     allowed = _env_list("ROICORE_PLUGINS")
+    found, broken = _entry_points()
     records: list[PluginRecord] = []
-    seen: set[str] = set()
-    found = sorted(importlib_metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    for record in broken:
+        records.append(record)
+        if not _filtered_out(record, disabled, allowed):
+            message = record.errors.pop()
+            record.fail("invalid-metadata", message)
+    seen: set[str] = {record.name for record in broken}
     for entry_point in found:
-        if entry_point.name in seen:  # the same distribution twice on sys.path: first one wins, like import
+        if entry_point.name in seen:  # the same plugin name twice: the first one wins, like import
             continue
         seen.add(entry_point.name)
         dist = getattr(entry_point, "dist", None)
-        dist_name = dist.metadata["Name"] if dist is not None else None
+        dist_name = _distribution_name(dist) if dist is not None else None
         record = PluginRecord(
             name=entry_point.name,
             distribution=dist_name,
-            version=dist.version if dist is not None else None,
+            version=_version_of(dist) if dist is not None else None,
             module=entry_point.value,
         )
         records.append(record)
-        names = {_normalize_name(entry_point.name)}
-        if dist_name:
-            names.add(_normalize_name(dist_name))
-        if names & disabled:
-            record.status = "disabled"
-            record.errors.append("disabled by ROICORE_DISABLE_PLUGINS")
-            continue
-        if allowed is not None and not names & allowed:
-            record.status = "not-allowed"
-            record.errors.append("not in the ROICORE_PLUGINS allow-list")
+        if _filtered_out(record, disabled, allowed):
             continue
         try:
             record.plugin_object = entry_point.load()
-        except Exception:
+        except PLUGIN_FAULTS:  # SystemExit too: a plugin must not end the process by being imported
             record.fail("import-error", traceback.format_exc(limit=6).rstrip())
     return records
 
@@ -317,13 +388,13 @@ def _collect_contributions(manager: Any, record: PluginRecord) -> None:
         impls = [impl for impl in hook.get_hookimpls() if impl.plugin_name == record.name]
         for impl in impls:
             try:
-                result = impl.function()
-            except Exception:
+                result = _materialize(impl.function())
+            except PLUGIN_FAULTS:
                 record.fail("hook-error", f"{hook_name}() raised:\n{traceback.format_exc(limit=6).rstrip()}")
                 continue
             try:
                 specs = as_spec_list(result, spec_type, hook_name)
-            except TypeError as exc:
+            except Exception as exc:
                 record.fail("invalid-spec", str(exc))
                 continue
             own_ids = {c.spec.id for c in record.contributions if c.type == type_}
@@ -333,6 +404,13 @@ def _collect_contributions(manager: Any, record: PluginRecord) -> None:
                     continue
                 own_ids.add(spec.id)
                 record.contributions.append(Contribution(record.name, record.version, type_, spec))
+
+
+def _materialize(result: Any) -> Any:
+    """A hook's result with any lazy iterable (a generator) run now, inside the plugin's fault isolation."""
+    if result is None or isinstance(result, (list, tuple, str, bytes)) or not isinstance(result, Iterable):
+        return result
+    return list(result)
 
 
 def _mark_conflicts(records: list[PluginRecord]) -> None:
@@ -357,7 +435,9 @@ def _mark_conflicts(records: list[PluginRecord]) -> None:
                 for c in holder.contributions
             ]
             holder.errors.append(message)
-            logger.warning("plugin %s: %s", holder.name, message)
+            # not a warning: it would print on every first use of roicore, wanted or not; the conflict shows
+            # in `roicore plugins`, in the error of a plain-id look-up, and in the hints of a file it would read
+            logger.debug("plugin %s: %s", holder.name, message)
 
 
 # -- the process-wide registry ------------------------------------------------------------------

@@ -33,9 +33,16 @@ class TransposedImaging(ToyImaging):
 class OffByOneBoundsImaging(ToyImaging):
     """Accepts end_sample = n + 1 and silently clips it: an off-by-one end bound."""
 
-    def get_series(self, start_sample: Any = None, end_sample: Any = None) -> np.ndarray:
+    def get_series(self, start_sample: Any = None, end_sample: Any = None, *, copy: bool = True) -> np.ndarray:
         if end_sample == self.get_num_samples() + 1:
             end_sample = self.get_num_samples()
+        return super().get_series(start_sample, end_sample, copy=copy)
+
+
+class WritableViewImaging(ToyImaging):
+    """get_series(copy=False) hands out a writable array: a caller could change what later reads return."""
+
+    def get_series(self, start_sample: Any = None, end_sample: Any = None, *, copy: bool = True) -> np.ndarray:
         return super().get_series(start_sample, end_sample)
 
 
@@ -108,6 +115,7 @@ MUTANTS = {
     "claims-everything": ({"video_sniff": "claim_everything"}, "detect.negative"),
     "unsorted-indices": ({"imaging_reader": "UnsortedIndicesImaging"}, "imaging.samples.fancy"),
     "writer-overwrites": ({"writer": "overwriting_writer"}, "writer.no_overwrite"),
+    "writable-nocopy-read": ({"imaging_reader": "WritableViewImaging"}, "imaging.series.nocopy"),
 }
 
 
