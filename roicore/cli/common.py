@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["UsageError", "parse_option", "add_reader_arguments", "add_progress_arguments", "check_writer",
-           "check_output", "reader_options"]
+           "check_output", "reader_options", "positive_int"]
 
 
 class UsageError(Exception):
@@ -67,3 +67,14 @@ def check_output(path: Path, overwrite: bool) -> None:
         raise FileExistsError(17, "the output exists (pass --overwrite to replace it)", str(path))
     if not path.parent.is_dir():
         raise FileNotFoundError(2, "the output's folder does not exist", str(path.parent))
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type=`` for counts: a positive integer, else a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value

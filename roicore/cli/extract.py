@@ -13,6 +13,7 @@ from roicore.cli.common import (
     check_output,
     check_writer,
     parse_option,
+    positive_int,
     reader_options,
 )
 
@@ -58,13 +59,6 @@ def _extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
-    return value
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``extract`` to the ``roicore`` command."""
     parser = commands.add_parser(
@@ -76,8 +70,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--rois", required=True, metavar="SEGMENTATION", help="a segmentation whose masks are used")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the traces")
     parser.add_argument("--method", default="sima", help="the extraction method (default: sima)")
-    parser.add_argument("--workers", type=_positive, metavar="N", help="worker threads (method default: all cores)")
-    parser.add_argument("--chunk-size", type=_positive, metavar="FRAMES", help="frames per streamed chunk")
+    parser.add_argument("--workers", type=positive_int, metavar="N", help="worker threads (method default: all cores)")
+    parser.add_argument("--chunk-size", type=positive_int, metavar="FRAMES", help="frames per streamed chunk")
     parser.add_argument("--no-remove-overlap", action="store_true",
                         help="keep pixels shared by ROIs and unmix them by least squares")
     parser.add_argument("--method-option", action="append", default=[], metavar="KEY=VALUE",

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from roicore.cli.common import UsageError, add_progress_arguments, add_reader_arguments, check_output, reader_options
+from roicore.cli.common import (
+    UsageError,
+    add_progress_arguments,
+    add_reader_arguments,
+    check_output,
+    positive_int,
+    reader_options,
+)
 
 __all__ = ["register"]
 
@@ -41,13 +48,6 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
-    return value
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``show`` to the ``roicore`` command."""
     parser = commands.add_parser(
@@ -59,8 +59,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("path", metavar="PATH", help="the file or folder to show")
     parser.add_argument("-o", "--output", required=True, metavar="FIGURE", help="the figure file (.png, .pdf, .svg)")
     parser.add_argument("--kind", choices=("imaging", "segmentation"), help="what to read PATH as")
-    parser.add_argument("--frames", type=_count, default=6, metavar="N", help="frames in a video's strip (default 6)")
-    parser.add_argument("--traces", type=_count, default=8, metavar="N", help="traces of a segmentation (default 8)")
+    parser.add_argument("--frames", type=positive_int, default=6, metavar="N", help="frames in a video's strip (default 6)")
+    parser.add_argument("--traces", type=positive_int, default=8, metavar="N", help="traces of a segmentation (default 8)")
     add_reader_arguments(parser, what="PATH")
     add_progress_arguments(parser)
     parser.set_defaults(func=_show)
