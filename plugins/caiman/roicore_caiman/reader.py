@@ -26,7 +26,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from roicore.errors import CorruptFileError, RoicoreError
+from roicore.errors import CorruptFileError, RoicoreError, UnsupportedFeatureError
 from roicore.segmentation import RoiMasks, SegmentationExtractor
 from roicore_caiman.contents import CaimanContents, parse
 from roicore_caiman.layout import (
@@ -165,6 +165,8 @@ class CaimanSegmentationExtractor(SegmentationExtractor):
             raise CorruptFileError(f"{path}: is a folder, not a CaImAn HDF5 file", path=path)
         try:
             handle = h5py.File(path, "r")
+        except (PermissionError, FileNotFoundError):
+            raise  # an unreadable or vanished file is not a damaged one; h5py's message names it
         except Exception as exc:
             raise CorruptFileError(
                 f"{path}: cannot be opened as HDF5 ({type(exc).__name__}: {exc}); the file is truncated or not HDF5",
@@ -250,8 +252,13 @@ class CaimanSegmentationExtractor(SegmentationExtractor):
 
     def _get_background_masks(self) -> RoiMasks | None:
         stored = self._contents.background
+        if stored is None and self._contents.num_background:
+            raise UnsupportedFeatureError(
+                f"{self._path}: has {self._contents.num_background} background trace(s) (estimates/f) but no "
+                "background footprints (estimates/b is missing or NoneType), so there are no background masks"
+            )
         if stored is None:
-            return None  # no background, or traces f without footprints b
+            return None  # no background
         return self._guarded(lambda: self._sparse_c_order(stored, self._contents.num_background, "estimates/b"))
 
     # -- traces -------------------------------------------------------------------

@@ -33,7 +33,9 @@ def native(dtype: np.dtype) -> np.dtype:
     return dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
 
 
-def count_frames(path: Path, structure: VideoStructure, *, allow_partial_frame: bool = False) -> int:
+def count_frames(
+    path: Path, structure: VideoStructure, *, allow_partial_frame: bool = False, described_by: str | None = None
+) -> int:
     """Validate a file's size against a structure and return the number of whole frames.
 
     Parameters
@@ -47,6 +49,8 @@ def count_frames(path: Path, structure: VideoStructure, *, allow_partial_frame: 
         Only possible when frames follow each other in the file (``axes``
         starts with ``"t"``); otherwise frames are interleaved and a size
         mismatch cannot be a truncated last frame.
+    described_by : str, optional
+        Where the layout comes from (``"sidecar movie.bin.json"``), named in the messages.
 
     Returns
     -------
@@ -61,32 +65,34 @@ def count_frames(path: Path, structure: VideoStructure, *, allow_partial_frame: 
         message states the expected frame size, the data length and the remainder.
     """
     size = os.stat(path).st_size
+    # name the description too: it may be the file at fault
+    name = f"{path} (described by {described_by})" if described_by else str(path)
     frame_bytes = structure.frame_bytes
     frame_text = f"one frame is {frame_bytes} bytes ({structure.describe_frame()})"
     if structure.offset > size:
         raise CorruptFileError(
-            f"{path}: the header offset {structure.offset} is past the end of the file ({size} bytes)", path=path
+            f"{name}: the header offset {structure.offset} is past the end of the file ({size} bytes)", path=path
         )
     data_length = size - structure.offset
     where = f"data length {data_length} bytes (file size {size} - offset {structure.offset})"
     whole, remainder = divmod(data_length, frame_bytes)
     if whole == 0:
         raise CorruptFileError(
-            f"{path}: {where} is shorter than one frame: {frame_text}; the file is empty or truncated, "
+            f"{name}: {where} is shorter than one frame: {frame_text}; the file is empty or truncated, "
             "or the structure, dtype or offset is wrong",
             path=path,
         )
     declared = structure.frames
     if declared is not None and whole != declared:
         raise CorruptFileError(
-            f"{path}: the description declares {declared} frames ({declared * frame_bytes} bytes) but the "
+            f"{name}: the description declares {declared} frames ({declared * frame_bytes} bytes) but the "
             f"{where} holds {whole} whole frames and {remainder} bytes more; {frame_text}",
             path=path,
         )
     if remainder:
         if allow_partial_frame and structure.frames_outermost:
             warnings.warn(
-                f"{path}: ignoring the last {remainder} bytes, a partial frame ({frame_text}); "
+                f"{name}: ignoring the last {remainder} bytes, a partial frame ({frame_text}); "
                 f"reading the {whole} whole frames",
                 stacklevel=4,
             )
@@ -97,7 +103,7 @@ def count_frames(path: Path, structure: VideoStructure, *, allow_partial_frame: 
                 else f"frames are interleaved (axes={structure.axes!r}), so no partial frame can be dropped"
             )
             raise CorruptFileError(
-                f"{path}: {where} is not a whole number of frames: {frame_text}, so it holds {whole} "
+                f"{name}: {where} is not a whole number of frames: {frame_text}, so it holds {whole} "
                 f"frames and a remainder of {remainder} bytes. The file may be truncated, or the structure, "
                 f"dtype or offset is wrong; {reason}",
                 path=path,
@@ -235,7 +241,9 @@ class MappedImagingExtractor(ImagingExtractor):
                 shape=structure.disk_shape(self._num_frames),
                 order="C",
             )
-        except (ValueError, OSError) as exc:  # the file shrank or vanished since it was opened
+        except (PermissionError, FileNotFoundError):
+            raise  # unreadable or vanished: not a damaged file (the message names it)
+        except (ValueError, OSError) as exc:  # the file shrank since it was opened
             raise CorruptFileError(f"{self._path}: cannot map the video: {exc}", path=self._path) from None
         # a plain ndarray view: slicing a memmap subclass costs more per call
         view: np.ndarray = mapping.view(np.ndarray)

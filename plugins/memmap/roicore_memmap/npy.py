@@ -35,10 +35,15 @@ def _find_sidecar(path: Path) -> tuple[Path, Sidecar | None]:
     if path.name.lower().endswith(SIDECAR_SUFFIX):
         sidecar = read_sidecar(path)
         if sidecar.format != NPY_FORMAT:
-            raise ValueError(f"sidecar {path} describes a raw file, not a .npy; open it with reader='memmap'")
+            raise CorruptFileError(
+                f"sidecar {path}: field 'format' is {sidecar.format!r}: it describes a raw file, not a .npy; "
+                "open it with reader='memmap'",
+                path=path,
+            )
         return sidecar.data_path, sidecar
     sidecar_path = sidecar_path_for(path)
-    if not sidecar_path.is_file():
+    # a sidecar that exists but is no readable file (a folder, a symlink loop) is reported by read_sidecar
+    if not os.path.lexists(sidecar_path):
         return path, None
     sidecar = read_sidecar(sidecar_path)
     if sidecar.format != NPY_FORMAT:
@@ -71,6 +76,12 @@ def _choose_axes(path: Path, header: NpyHeader, axes: str | None, volumetric: bo
         chosen, source = sidecar.axes, f"sidecar {sidecar.path.name}"
     elif ndim == 3:
         return "tyx"
+    elif ndim == 4 and sidecar is not None:
+        raise CorruptFileError(
+            f"sidecar {sidecar.path}: field 'axes' is missing, but {path.name} holds a 4-D array {header.shape}: "
+            "the sidecar must say what its last axis is ('tyxz' for planes, 'tyxc' for channels)",
+            path=sidecar.path,
+        )
     elif ndim == 4:
         raise ValueError(
             f"{path} holds a 4-D array {header.shape}: say what its last axis is with volumetric=True "
@@ -84,7 +95,12 @@ def _choose_axes(path: Path, header: NpyHeader, axes: str | None, volumetric: bo
         )
     check_axes(chosen)
     if len(chosen) != ndim:
-        raise ValueError(f"{path} holds a {ndim}-D array {header.shape}, but {source} gives {len(chosen)} axes ({chosen!r})")
+        # the file is not what its description says: CorruptFileError (a ValueError) naming the file at fault
+        at_fault = sidecar.path if source.startswith("sidecar") and sidecar is not None else path
+        raise CorruptFileError(
+            f"{path} holds a {ndim}-D array {header.shape}, but {source} gives {len(chosen)} axes ({chosen!r})",
+            path=at_fault,
+        )
     return chosen
 
 
@@ -110,11 +126,14 @@ class NpyImagingExtractor(MappedImagingExtractor):
     ------
     CorruptFileError
         Not a ``.npy`` file, an invalid header, a file shorter than its header
-        promises, an array that is not a video, or no frames.
+        promises, an array that is not a video, or no frames; a sidecar that is
+        invalid or not a file; axes (given or from the sidecar) whose number
+        differs from the array's (CorruptFileError is a ValueError).
     UnsupportedFeatureError
         Object (pickled) or structured arrays.
     ValueError
-        No sampling frequency, or axes that do not fit the array.
+        No sampling frequency, or a 4-D array without ``axes``/``volumetric``
+        and without a sidecar.
     """
 
     def __init__(
@@ -130,8 +149,11 @@ class NpyImagingExtractor(MappedImagingExtractor):
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
         data, sidecar = _find_sidecar(path)
+        if data.is_dir():
+            raise CorruptFileError(f"{data} is a folder, not a .npy file", path=data)
         if not data.is_file():
-            raise FileNotFoundError(2, "The .npy file of the sidecar does not exist", str(data))
+            named_by = f" named by sidecar {sidecar.path.name}" if sidecar is not None else ""
+            raise FileNotFoundError(2, f"The .npy file{named_by} does not exist", str(data))
         header = read_npy_header(data)
         letters = _choose_axes(data, header, axes, volumetric, sidecar)
         if sampling_frequency is None:

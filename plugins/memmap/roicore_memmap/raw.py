@@ -30,7 +30,8 @@ def _sidecar_for(path: Path) -> tuple[Path, Sidecar]:
         data = sidecar.data_path
     else:
         sidecar_path = sidecar_path_for(path)
-        if not sidecar_path.is_file():
+        # a sidecar that exists but is no readable file (a folder, a symlink loop) is reported by read_sidecar
+        if not os.path.lexists(sidecar_path):
             raise ValueError(
                 f"{path}: a headerless raw video needs a description, and no sidecar {sidecar_path.name} "
                 "is next to it. Write one (see the roicore-memmap README), or open it with "
@@ -46,8 +47,11 @@ def _sidecar_for(path: Path) -> tuple[Path, Sidecar]:
                 path=sidecar_path,
             )
     if sidecar.format == NPY_FORMAT:
-        raise ValueError(
-            f"sidecar {sidecar.path} describes a .npy file; open {sidecar.data_path} with reader='npy'"
+        # reached only when the data file is no .npy (dispatch sends .npy files to the npy reader)
+        raise CorruptFileError(
+            f"sidecar {sidecar.path}: field 'format' says {NPY_FORMAT!r}, but {sidecar.data_path.name} is no "
+            f".npy file (a .npy would be opened with reader='npy')",
+            path=sidecar.path,
         )
     return data, sidecar
 
@@ -111,8 +115,10 @@ class RawImagingExtractor(MappedImagingExtractor):
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
         channel_names: tuple[str, ...] | None = None
+        description: str | None = None  # the sidecar's name, for messages about the data
         if structure is None:
             data, sidecar = _sidecar_for(path)
+            description = f"sidecar {sidecar.path.name}"
             described = sidecar.structure
             assert described is not None  # a raw-video sidecar always has one
             overrides: dict[str, Any] = {}
@@ -140,9 +146,10 @@ class RawImagingExtractor(MappedImagingExtractor):
                     "give it in Hz as sampling_frequency= or in the structure"
                 )
         if not data.exists():
-            raise FileNotFoundError(2, "The data file of the sidecar does not exist", str(data))
+            named_by = f" named by {description}" if description else ""
+            raise FileNotFoundError(2, f"The data file{named_by} does not exist", str(data))
         if not data.is_file():
             raise CorruptFileError(f"{data} is not a regular file", path=data)
         index = resolve_channel(channel, layout.channels, channel_names, data)
-        frames = count_frames(data, layout, allow_partial_frame=allow_partial_frame)
+        frames = count_frames(data, layout, allow_partial_frame=allow_partial_frame, described_by=description)
         self._init_mapping(data, replace(layout, frames=frames), frames, index, channel_names)

@@ -113,6 +113,10 @@ def _load_json(path: Path) -> dict[str, Any]:
             raw = handle.read(MAX_SIDECAR_BYTES + 1)
     except IsADirectoryError:
         raise CorruptFileError(f"sidecar {path} is a folder, not a JSON file", path=path) from None
+    except (FileNotFoundError, PermissionError):
+        raise
+    except OSError as exc:  # a symlink loop (ELOOP), an I/O error: the sidecar exists but cannot be read
+        raise CorruptFileError(f"sidecar {path} cannot be read: {exc.strerror or exc}", path=path) from None
     if len(raw) > MAX_SIDECAR_BYTES:
         raise CorruptFileError(
             f"sidecar {path} is larger than {MAX_SIDECAR_BYTES} bytes: not a video description", path=path
@@ -205,7 +209,7 @@ class _Fields:
         name = self.string("data")
         pure = PurePosixPath(name)
         parts = pure.parts
-        if not parts or "\\" in name or pure.is_absolute() or ":" in parts[0] or ".." in parts:
+        if not parts or "\\" in name or "\0" in name or pure.is_absolute() or ":" in parts[0] or ".." in parts:
             raise self.fail(
                 "data",
                 f"must name a file inside the sidecar's folder {self.path.parent} (a relative path "

@@ -67,6 +67,9 @@ def sniff_raw(path: Path, header: bytes) -> Support:
     if not name.endswith(RAW_SUFFIXES):
         return Support.no(f"not a raw video suffix ({', '.join(RAW_SUFFIXES)})")
     sidecar_path = sidecar_path_for(path)
+    if os.path.lexists(sidecar_path) and not sidecar_path.is_file():
+        # meant as a sidecar, but a folder or a broken link: opening it reports exactly what is wrong
+        return Support.maybe(f"its sidecar {sidecar_path.name} is not a readable file")
     if not sidecar_path.is_file():
         return Support.no(
             f"a headerless raw file with no sidecar {sidecar_path.name}: "
