@@ -29,6 +29,7 @@ import numpy as np
 from roicore.errors import CorruptFileError, RoicoreError, UnsupportedFeatureError
 from roicore.segmentation import RoiMasks, SegmentationExtractor
 from roicore_caiman.contents import CaimanContents, parse
+from roicore_caiman.links import first_external_link
 from roicore_caiman.layout import (
     SparseGroupInfo,
     corrupt,
@@ -97,6 +98,17 @@ def read_rows_into(dataset: h5py.Dataset, positions: np.ndarray, start: int, end
     for a, b in zip(run_starts.tolist(), run_ends.tolist()):
         dataset.read_direct(out[filled : filled + b - a], np.s_[a:b, start:end])
         filled += b - a
+
+
+def _refuse_external_links(handle: h5py.File, path: Path) -> None:
+    """Raise UnsupportedFeatureError naming the file and the link when it holds an HDF5 external link."""
+    found = first_external_link(handle)
+    if found is not None:
+        member, link = found
+        raise UnsupportedFeatureError(
+            f"{path}: {member} is an HDF5 external link to {link.filename}:{link.path}; "
+            "roicore-caiman reads only data stored in the file itself"
+        )
 
 
 class CaimanSegmentationExtractor(SegmentationExtractor):
@@ -173,6 +185,7 @@ class CaimanSegmentationExtractor(SegmentationExtractor):
                 path=path,
             ) from exc
         try:
+            _refuse_external_links(handle, path)
             contents = parse(handle, str(path), sampling_frequency)
         except RoicoreError:
             handle.close()

@@ -68,7 +68,23 @@ def _sniff(path: Path, header: bytes) -> Support:
         return _inspect(handle, h5py)
 
 
+def _links_out(handle: Any, h5py: Any) -> bool:
+    """True when a member this sniff would touch is an HDF5 external link (which it must not follow)."""
+    from roicore_caiman.links import is_external
+
+    if is_external(handle, "estimates") or is_external(handle, "params"):
+        return True
+    if handle.get("estimates", getclass=True) is not h5py.Group:
+        return False
+    estimates = handle["estimates"]
+    if is_external(estimates, "A"):
+        return True
+    return estimates.get("A", getclass=True) is h5py.Group and is_external(estimates["A"], "shape")
+
+
 def _inspect(handle: Any, h5py: Any) -> Support:
+    if _links_out(handle, h5py):  # the reader refuses it, naming the link
+        return Support.maybe("an HDF5 file with external links where a CaImAn result has its groups")
     estimates = handle.get("estimates", getclass=True)
     if estimates is None:
         return Support.no("HDF5 without an 'estimates' group: not a CaImAn CNMF result")

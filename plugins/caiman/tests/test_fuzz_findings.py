@@ -35,3 +35,21 @@ def test_unreadable_file_is_a_permission_error_not_corrupt(samples, monkeypatch:
     monkeypatch.setattr(h5py, "File", denied)
     with pytest.raises(PermissionError, match=path.name):
         CaimanSegmentationExtractor(path)
+
+
+@pytest.mark.parametrize("member", ["estimates/C", "estimates/A", "estimates", "params/data/fr"])
+def test_external_links_are_refused_without_opening_the_target(samples, tmp_path, member: str) -> None:
+    """An HDF5 external link would make the reader open a file named inside this one: refused, target untouched."""
+    path = tmp_path / "linked.hdf5"
+    shutil.copyfile(samples["evaluated"].path, path)
+    target = tmp_path / "elsewhere.h5"
+    target.write_bytes(b"not even HDF5: opening it would fail loudly")
+    with h5py.File(path, "r+") as handle:
+        if member not in handle:
+            pytest.skip(f"the sample has no {member}")
+        del handle[member]
+        handle[member] = h5py.ExternalLink(str(target), "/data")
+    with pytest.raises(UnsupportedFeatureError, match=rf"linked\.hdf5.*{member}.*external link.*elsewhere\.h5"):
+        roicore.open(path)
+    with pytest.raises(UnsupportedFeatureError, match="external link"):
+        CaimanSegmentationExtractor(path)
