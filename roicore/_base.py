@@ -151,7 +151,14 @@ def _owned(array: np.ndarray) -> np.ndarray:
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
-    """A read-only, C-contiguous plain ndarray of ``array``'s values, sharing its memory when possible."""
+    """A read-only, C-contiguous plain ndarray of ``array``'s values, sharing its memory when possible.
+
+    An array made for the call (see :func:`_owned`) is locked and handed over
+    as is; only a view of someone else's memory gets a locked view of its own.
+    """
+    if type(array) is np.ndarray and array.flags.owndata and array.flags.c_contiguous:
+        array.flags.writeable = False
+        return array
     view = np.ascontiguousarray(array).view(np.ndarray)
     view.flags.writeable = False
     return view

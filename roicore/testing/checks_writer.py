@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from roicore.imaging import ImagingExtractor
+from roicore.imaging import ImagingExtractor, SampleSlicedImagingExtractor
 from roicore.segmentation import SegmentationExtractor
 from roicore.testing.checks import check
 from roicore.testing.compare import expect, expect_equal_arrays
@@ -32,32 +32,20 @@ class _Countdown:
             raise InjectedFailure(f"failure injected at data read {self.calls}")
 
 
-class _ProxyImaging(ImagingExtractor):
+class _ProxyImaging(SampleSlicedImagingExtractor):
+    """The whole source video, counting its data reads (the countdown raises at the chosen one)."""
+
     def __init__(self, source: ImagingExtractor, countdown: _Countdown) -> None:
-        self._source, self._countdown = source, countdown
-        self.is_volumetric = source.is_volumetric
-
-    def get_image_shape(self):
-        return self._source.get_image_shape()
-
-    def get_num_planes(self):
-        return self._source.get_num_planes()
-
-    def get_num_samples(self):
-        return self._source.get_num_samples()
-
-    def get_sampling_frequency(self):
-        return self._source.get_sampling_frequency()
-
-    def get_dtype(self):
-        return self._source.get_dtype()
-
-    def get_native_timestamps(self, start_sample=None, end_sample=None):
-        return self._source.get_native_timestamps(start_sample, end_sample)
+        super().__init__(source)
+        self._countdown = countdown
 
     def _read_series(self, start, end):
         self._countdown.tick()
-        return self._source.get_series(start, end)
+        return super()._read_series(start, end)
+
+    def _read_samples(self, indices):
+        self._countdown.tick()
+        return super()._read_samples(indices)
 
 
 class _ProxySegmentation(SegmentationExtractor):
