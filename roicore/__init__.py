@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from roicore import errors
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> (module, attribute); resolved by __getattr__ on first access
 _LAZY: dict[str, tuple[str, str]] = {

@@ -66,6 +66,12 @@ def _template(relative: str) -> string.Template:
     return string.Template(text)
 
 
+def _next_minor(version: str) -> str:
+    """``"0.2.1"`` -> ``"0.3"``: the first core version a plugin for ``version`` must not assume."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f"{major}.{minor + 1}"
+
+
 def template_values(names: PluginNames, kind: str) -> dict[str, str]:
     """The values the templates are filled in with, for a plugin of ``kind``."""
     from roicore import __version__
@@ -79,6 +85,8 @@ def template_values(names: PluginNames, kind: str) -> dict[str, str]:
         "magic": names.magic_literal,
         "kind": kind,
         "roicore_version": ".".join(__version__.split(".")[:2]),
+        # plugins pin the core's minor series: 0.x minors may change the plugin API
+        "roicore_next": _next_minor(__version__),
     }
     for key, pattern in _KIND_VALUES[kind].items():
         values[key] = pattern.format(stem=names.stem, suffix=names.suffix)
