@@ -111,6 +111,8 @@ def _load_builtin_checks() -> None:
         checks_detect,
         checks_imaging,
         checks_io,
+        checks_io_damage,
+        checks_metadata,
         checks_method,
         checks_registry,
         checks_segmentation,

@@ -7,15 +7,18 @@ from typing import Any
 
 from roicore.testing.checks import NotApplicable, check
 from roicore.testing.compare import expect
-from roicore.testing.decoys import make_decoys
+from roicore.testing.decoys import make_decoys, make_folder_decoys
 
 
-def _verdict(spec: Any, path: Path) -> tuple[str, str]:
-    """('yes'|'maybe'|'no'|'no match'|'error', reason) for one reader on one path."""
+def _verdict(spec: Any, path: Path, *, always_ask: bool = False) -> tuple[str, str]:
+    """('yes'|'maybe'|'no'|'no match'|'error', reason) for one reader on one path.
+
+    The sniff is asked only where the static rules match, as detection does, unless ``always_ask``.
+    """
     from roicore.registry import detection
 
     header = detection._read_header(path)
-    if detection._static_match(spec, path, header, path.is_dir()) is None:
+    if not always_ask and detection._static_match(spec, path, header, path.is_dir()) is None:
         return "no match", ""
     candidate = detection.CandidateReport("", "", (), contribution=_FakeContribution(spec))
     detection._ask(candidate, path, header)
@@ -82,3 +85,44 @@ def deterministic(case):
         if first != second:
             changed.append(f"{path.name}: {first} then {second}")
     expect(not changed, "sniff is not deterministic:\n" + "\n".join(changed))
+
+
+@check("detect.negative.folders", component="detect", subject="reader", depends_on=("registry.plugin.loads",))
+def negative_folders(case):
+    """A folder reader's sniff says no (or maybe) to folders holding its marker files with wrong contents."""
+    if not case.spec.directory:
+        raise NotApplicable("the reader has no directory markers (it reads files)")
+    claimed, unmatched = [], []
+    for path in make_folder_decoys(case.scratch("folder-decoys"), case.spec):
+        verdict, reason = _verdict(case.spec, path)
+        if verdict == "yes":
+            claimed.append(f"decoy {path.name}: {reason}")
+        elif verdict == "no match":
+            unmatched.append(path.name)
+    expect(not unmatched, f"kit error: the decoy folders {unmatched} do not match the markers {case.spec.directory}")
+    expect(not claimed, f"{case.target} claims folders whose marker files {list(case.spec.directory)} are not its format:\n"
+                        + "\n".join(claimed))
+
+
+@check("detect.damaged", component="detect", subject="reader-sample", depends_on=("registry.plugin.loads",))
+def damaged(case):
+    """sniff answers (yes, maybe or no) on damaged copies of its own samples; it never raises."""
+    from roicore.testing.checks_io import _data_file, _variants
+    from roicore.testing.files import copy_sample
+
+    pristine_folder = case.scratch("pristine")
+    pristine, _ = copy_sample(case.sample, pristine_folder)
+    data_file = _data_file(pristine)
+    original = bytearray(data_file.read_bytes())
+    raised = []
+    for name, mutate in _variants(len(original)).items():
+        if mutate is None:
+            continue
+        folder = case.scratch(name)
+        main, _ = copy_sample(case.sample, folder)
+        target = folder / data_file.relative_to(pristine_folder)
+        target.write_bytes(bytes(mutate(bytearray(original))))
+        verdict, reason = _verdict(case.spec, main, always_ask=True)  # a damaged magic must not make sniff raise either
+        if verdict == "error":
+            raised.append(f"{name}: {reason}")
+    expect(not raised, "sniff raised on damaged copies of its own format instead of answering:\n" + "\n".join(raised))

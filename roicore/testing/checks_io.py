@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import os
 import pickle
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +15,8 @@ import numpy as np
 from roicore.errors import RoicoreError
 from roicore.testing.checks import NotApplicable, check
 from roicore.testing.compare import expect, expect_equal_arrays
+from roicore.testing.audit import kit_unpickling
+from roicore.testing.files import copy_sample
 
 CORRUPT_TIMEOUT = 20.0  # seconds for one corrupt variant: open plus a full read
 
@@ -62,21 +63,7 @@ def _new_handles(before: dict[str, str], paths: list[Path]) -> list[str]:
 
 def _copy_sample(case, folder: Path) -> tuple[Path, list[Path]]:
     """Copy every file of the sample into ``folder``; return the copied main path and files."""
-    sample = case.sample
-    root = sample.path.parent
-    copied = []
-    for file in {*sample.files, sample.path}:
-        if not file.exists():
-            continue
-        target = folder / file.relative_to(root) if file.is_relative_to(root) else folder / file.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if file.is_dir():
-            shutil.copytree(file, target, dirs_exist_ok=True)
-        else:
-            shutil.copy2(file, target)
-        copied.append(target)
-    main = folder / sample.path.relative_to(root)
-    return main, copied
+    return copy_sample(case.sample, folder)
 
 
 def _data_file(main: Path) -> Path:
@@ -102,6 +89,7 @@ def _variants(size: int) -> dict[str, Any]:
         "truncated-half": lambda b: b[: size // 2],
         "header-only": lambda b: b[: min(size, 64)],
         "flipped-header": lambda b: (_flip(b, range(0, min(size, 512), 7)), b)[1],
+        "flipped-after-magic": lambda b: (_flip(b, range(8, min(size, 512), 5)), b)[1],
         "flipped-data": lambda b: (_flip(b, list(rng.integers(0, max(size, 1), 64))), b)[1],
         "random-bytes": lambda b: bytearray(rng.integers(0, 256, size, dtype=np.uint8).tobytes()),
         "directory-in-its-place": None,
@@ -163,26 +151,58 @@ def corrupt(case):
     expect(not problems, "corrupt inputs were mishandled:\n" + "\n".join(problems))
 
 
+def _mapped_files() -> dict[str, int]:
+    """Paths of the files this process maps (``/proc/self/maps``), with their number of mappings."""
+    found: dict[str, int] = {}
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5].startswith("/"):
+            name = fields[5].removesuffix(" (deleted)")
+            found[name] = found.get(name, 0) + 1
+    return found
+
+
+def _new_mappings(before: dict[str, int], paths: list[Path]) -> list[str]:
+    watched = {str(p.resolve()) for p in paths}
+    return sorted(
+        name for name, count in _mapped_files().items()
+        if count > before.get(name, 0) and (name in watched or any(name.startswith(w + os.sep) for w in watched))
+    )
+
+
 @_io_check("io.handles", depends_on=("imaging.series.full", "segmentation.ids"))
 def handles(case):
-    """No file handle stays open after close(), context exit, or del + garbage collection."""
+    """close() and context exit release every file handle and memory map at once, while the extractor is still referenced."""
     if not Path("/proc/self/fd").is_dir():
-        raise NotApplicable("needs /proc/self/fd to list open files")
-    watched = [case.sample.path, *case.sample.files]
-    for how in ("close", "context", "del"):
-        before = _open_descriptors()
-        if how == "context":
-            with case.spec.load_reader()(case.sample.path, **case.sample.reader_kwargs) as extractor:
+        raise NotApplicable("needs /proc/self/fd and /proc/self/maps to list open files and mappings")
+    reader = case.spec.load_reader()
+    for how in ("close()", "the end of a with block"):
+        main, copied = copy_sample(case.sample, case.scratch(how.split()[0]))
+        watched = [main, *copied]
+        gc.disable()  # nothing may depend on the garbage collector, so it must not run in between
+        try:
+            descriptors, mappings = _open_descriptors(), _mapped_files()
+            if how == "close()":
+                extractor = reader(main, **case.sample.reader_kwargs)
                 _read_everything(extractor)
-        else:
-            extractor = case.spec.load_reader()(case.sample.path, **case.sample.reader_kwargs)
-            _read_everything(extractor)
-            if how == "close":
                 extractor.close()
+            else:
+                with reader(main, **case.sample.reader_kwargs) as extractor:
+                    _read_everything(extractor)
+            # `extractor` is still referenced here: only close() can have released its resources
+            leaked = _new_handles(descriptors, watched)
+            mapped = _new_mappings(mappings, watched)
+        finally:
+            gc.enable()
+        expect(not leaked, f"after {how}, file handles are still open: {leaked} (close them in _close())")
+        expect(not mapped, f"after {how}, files are still memory-mapped: {mapped} (drop every reference to the "
+                           "mapping in _close(); do not rely on __del__ or garbage collection)")
         del extractor
-        gc.collect()
-        leaked = _new_handles(before, watched)
-        expect(not leaked, f"after {how}, file handles are still open: {leaked}")
 
 
 def _windows(n: int, count: int, seed: int) -> list[tuple[int, int]]:
@@ -209,7 +229,8 @@ def pickling(case):
     extractor = case.open()
     n = extractor.get_num_samples()
     payload = pickle.dumps(extractor)
-    clone = pickle.loads(payload)
+    with kit_unpickling():
+        clone = pickle.loads(payload)
     case.session.track(clone)
     for window in [(0, n), *_windows(n, 3, 1)]:
         expect_equal_arrays(_read_window(clone, window), _read_window(extractor, window), f"unpickled read of {window}")
@@ -237,17 +258,67 @@ def threads(case):
         expect_equal_arrays(a, b, f"threaded read of {window}")
 
 
+def _defined_in_main(extractor: Any) -> str | None:
+    """The name of the first class in the extractor's type hierarchy defined in ``__main__`` (a notebook or script)."""
+    for klass in type(extractor).__mro__:
+        if klass.__module__ in ("__main__", "__mp_main__"):
+            return klass.__qualname__
+    return None
+
+
 @_io_check("io.spawn", depends_on=("io.pickle",))
 def spawned(case):
-    """Reads in a spawned process (from the pickled extractor) equal serial reads."""
+    """Reads in a spawned process (from the pickled extractor) equal serial reads; the reader lives in an importable module."""
+    from concurrent.futures.process import BrokenProcessPool
+
     from roicore.testing import parallel
 
     extractor = case.open()
+    in_main = _defined_in_main(extractor)
+    expect(in_main is None,
+           f"the reader class {in_main} is defined in __main__ (a notebook cell or a script), which a spawned worker "
+           "cannot import, so pickled extractors fail in process pools: move the class into a module (a .py file "
+           "on the path, e.g. next to the notebook) and import it from there")
     n = extractor.get_num_samples()
     windows = [(0, n), *_windows(n, 3, 3)]
-    future = parallel.spawn_executor().submit(
-        parallel.read_windows_from_pickle, pickle.dumps(extractor), windows, case_kind(extractor)
-    )
-    results = future.result(timeout=300)
+    payload = pickle.dumps(extractor)
+    try:
+        future = parallel.spawn_executor().submit(parallel.read_windows_from_pickle, payload, windows, case_kind(extractor))
+        with kit_unpickling():  # the pool's result thread unpickles the worker's arrays meanwhile
+            results = future.result(timeout=300)
+    except BrokenProcessPool:
+        parallel.shutdown()
+        case.fail(f"the spawned worker died while unpickling or reading {type(extractor).__module__}."
+                  f"{type(extractor).__qualname__}: a fresh interpreter must be able to import that module "
+                  "(and the main program, if it is a script)")
+    except Exception as exc:
+        case.fail(f"in a spawned worker, unpickling or reading raised {type(exc).__name__}: {exc} (the worker imports "
+                  f"{type(extractor).__module__} afresh: is the reader importable there, with no state from this process?)")
     for window, result in zip(windows, results):
         expect_equal_arrays(result, _read_window(extractor, window), f"read of {window} in a spawned process")
+
+
+def _read_all(extractor: Any) -> None:
+    """Every read an extractor offers, metadata included."""
+    _read_everything(extractor)
+    if case_kind(extractor) == "segmentation":
+        extractor.get_roi_pixel_masks()
+        extractor.get_background_ids()
+        if extractor.get_num_background_components():
+            extractor.get_background_image_masks()
+        for key in extractor.get_property_keys():
+            extractor.get_property(key)
+    extractor.get_timestamps()
+
+
+@_io_check("io.no_pickle", depends_on=("imaging.series.full", "segmentation.ids"))
+def no_pickle(case):
+    """Opening and reading everything unpickles nothing (no allow_pickle=True, no pickle.load of file data)."""
+    from roicore.testing.audit import SAFE_LOADERS, record_unpickling
+
+    with record_unpickling() as found:
+        with case.open() as extractor:
+            _read_all(extractor)
+    expect(not found, f"reading the sample unpickled {sorted(set(found))[:8]}: a pickle in a data file runs code. "
+                      f"Do not use allow_pickle=True or pickle.load on file data ({', '.join(SAFE_LOADERS)} is the "
+                      "restricted loader for object arrays)")

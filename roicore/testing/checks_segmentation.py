@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from roicore.testing.checks import check
-from roicore.testing.compare import expect, expect_equal_arrays
+from roicore.testing.checks import NotApplicable, check
+from roicore.testing.compare import expect, expect_equal_arrays, expect_rate
 
 SEGMENTATION = ("segmentation",)
 OPEN = ("segmentation.open",)
@@ -37,9 +36,7 @@ def metadata(case):
     expect(x.get_image_shape() == shape, "get_image_shape() differs from get_frame_shape()")
     n = x.get_num_samples()
     expect(isinstance(n, (int, np.integer)) and n == truth.num_samples, f"get_num_samples() is {n!r}, expected {truth.num_samples}")
-    fs = x.get_sampling_frequency()
-    expect(isinstance(fs, (float, np.floating)) and math.isfinite(fs) and fs > 0, f"sampling frequency {fs!r} is not a positive float")
-    expect(math.isclose(fs, truth.sampling_frequency, rel_tol=1e-9), f"sampling frequency {fs}, expected {truth.sampling_frequency}")
+    expect_rate(x.get_sampling_frequency(), truth.sampling_frequency)
 
 
 @_segmentation_check("segmentation.ids", depends_on=("segmentation.metadata",))
@@ -188,3 +185,88 @@ def views(case):
     expect(window.get_num_samples() == b - a, f"slice_samples({a}, {b}) has {window.get_num_samples()} samples")
     expect_equal_arrays(window.get_traces(name=name), full[a:b], f"slice_samples({a}, {b}).get_traces()", rtol=1e-12)
     expect_equal_arrays(window.get_timestamps(), x.get_timestamps(a, b), "slice_samples timestamps", rtol=1e-12, check_dtype=False)
+
+
+@_segmentation_check("segmentation.images.copy", depends_on=("segmentation.images",))
+def images_copy(case):
+    """get_images_dict() and get_image(name) hand out fresh arrays: writing to one never changes a later read."""
+    x, truth = case.extractor, case.truth
+    if not truth.images:
+        raise NotApplicable("the sample has no summary images")
+    for name, image in x.get_images_dict().items():
+        image = np.asarray(image)
+        if image.flags.writeable:
+            image[...] = 0
+    for name in truth.images:
+        image = x.get_image(name)
+        if image.flags.writeable:
+            image[...] = 0
+    found = x.get_images_dict()
+    for name, expected in truth.images.items():
+        again = np.asarray(found[name])
+        expect_equal_arrays(again, expected.astype(again.dtype), f"image {name!r} after a caller wrote to an earlier result "
+                            "(return copies, not the reader's cached arrays)", rtol=truth.rtol, atol=1e-9, check_dtype=False)
+
+
+@_segmentation_check("segmentation.masks.outside_frame", depends_on=("segmentation.masks",))
+def masks_outside_frame(case):
+    """A ROI pixel moved outside the frame (the sample's 'roi-outside-frame' damage) raises CorruptFileError, never is clipped."""
+    from roicore.errors import CorruptFileError
+    from roicore.testing.files import copy_sample
+
+    damage = case.sample.damages.get("roi-outside-frame")
+    if damage is None:
+        raise NotApplicable("the sample declares no 'roi-outside-frame' damage (Sample(damages=...))")
+    main, copied = copy_sample(case.sample, case.scratch("outside"))
+    damage(main)
+    try:
+        with case.open(main) as x:
+            x.get_roi_masks()
+            x.get_roi_pixel_masks()
+    except CorruptFileError as exc:
+        names = [main.name, *(p.name for p in copied)]
+        expect(any(name in str(exc) for name in names), f"CorruptFileError does not name the file: {exc}")
+        return
+    except Exception as exc:
+        case.fail(f"a ROI pixel outside the frame raised {type(exc).__name__}: {exc} (expected CorruptFileError)")
+    case.fail("a ROI pixel outside the frame was accepted (clipped or dropped): raise CorruptFileError naming the file")
+
+
+LAZY_MINIMUM = 1024 * 1024  # bytes of one trace matrix below which read granularity (mapping fault-around, HDF5 sieve buffers) hides a window
+
+
+@_segmentation_check("segmentation.traces.lazy", depends_on=("segmentation.traces.windows",))
+def traces_lazy(case):
+    """Opening and reading a small window of one ROI reads much less than the whole trace matrix (read accounting)."""
+    from roicore.testing.accounting import count_reads
+    from roicore.testing.files import copy_sample
+
+    truth = case.truth
+    if not truth.traces or not truth.roi_ids:
+        raise NotApplicable("the sample has no traces")
+    name = max(truth.traces, key=lambda key: truth.traces[key].size)
+    whole = truth.traces[name].size * 8  # what a float64 read of the whole matrix moves
+    if whole < LAZY_MINIMUM:
+        raise NotApplicable(f"the largest trace matrix holds {whole} bytes as float64; telling a window from the whole "
+                            f"needs a sample with at least {LAZY_MINIMUM} (read buffers are that coarse)")
+    n = truth.num_samples
+    start = n // 2
+    end = min(start + 8, n)
+    roi = [truth.roi_ids[len(truth.roi_ids) // 2]]
+    main, copied = copy_sample(case.sample, case.scratch("lazy"))
+    with case.open(main) as warm:  # imports and one-time set-up are not the window's cost
+        warm.get_traces(roi_ids=roi, start_sample=start, end_sample=end, name=name)
+    x = None
+    try:
+        with count_reads([main, *copied]) as count:
+            x = case.open(main)
+            window = x.get_traces(roi_ids=roi, start_sample=start, end_sample=end, name=name)
+    finally:
+        if x is not None:
+            x.close()
+    expect(window.shape == (end - start, 1), f"the window read has shape {window.shape}")
+    budget = whole // 2
+    expect(count.largest <= budget,
+           f"opening the file and reading get_traces({roi}, {start}, {end}, name={name!r}) ({(end - start) * 8} bytes of data) "
+           f"took {count.describe()}; the whole {name!r} matrix is {whole} bytes and the budget is {budget}: "
+           "read only the requested window and ROIs")

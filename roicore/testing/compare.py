@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from roicore.testing.checks import CheckFailed
 
-__all__ = ["expect_equal_arrays", "expect"]
+__all__ = ["expect_equal_arrays", "expect", "expect_rate"]
 
 
 def expect(condition: bool, message: str) -> None:
     """Raise CheckFailed(message) unless ``condition``."""
     if not condition:
         raise CheckFailed(message)
+
+
+def expect_rate(rate: Any, expected: float | None) -> None:
+    """Fail unless ``rate`` is None when ``expected`` is (unknown), else a finite positive float close to it."""
+    if expected is None:
+        expect(rate is None, f"sampling frequency {rate!r}, expected None: the file stores no rate, so none may be invented")
+        return
+    expect(isinstance(rate, (float, np.floating)), f"get_sampling_frequency() returned {type(rate).__name__}, not float")
+    expect(math.isfinite(rate) and rate > 0, f"sampling frequency {rate} is not finite and positive")
+    expect(math.isclose(rate, expected, rel_tol=1e-9), f"sampling frequency {rate}, expected {expected}")
 
 
 def expect_equal_arrays(

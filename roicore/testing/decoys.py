@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["make_decoys", "decoy_names"]
+__all__ = ["make_decoys", "decoy_names", "make_folder_decoys"]
 
 
 def decoy_names(spec: Any, limit: int = 8) -> list[str]:
@@ -62,3 +62,43 @@ def _write_plain_hdf5(path: Path) -> bool:
         handle.create_dataset("data", data=np.arange(100, dtype=np.float32).reshape(10, 10))
         handle.create_group("estimates")  # half a CaImAn layout: must still be declined
     return True
+
+
+def _marker_path(marker: str) -> str:
+    """A concrete relative path a directory-marker glob matches ("plane*/stat.npy" -> "planex/stat.npy")."""
+    return re.sub(r"\[[^\]]*\]|[*?]", "x", marker.replace("**/", ""))
+
+
+FOLDER_CONTENTS = ("empty", "random", "npy1d", "json", "hdf5", "text")
+
+
+def make_folder_decoys(folder: Path, spec: Any) -> list[Path]:
+    """Folders that hold every one of ``spec``'s marker files, with plausible but wrong contents.
+
+    One folder per kind of content (empty files, random bytes, a 1-D ``.npy``, a JSON object
+    of another format, a plain HDF5 file, a line of text), so the reader's static rules match
+    and its ``sniff`` has to look inside. Nothing for readers without directory markers.
+    """
+    rng = np.random.default_rng(4321)
+    decoys = []
+    for kind in FOLDER_CONTENTS if spec.directory else ():
+        root = folder / f"folder-{kind}"
+        for marker in spec.directory:
+            target = root / _marker_path(marker)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "empty":
+                target.write_bytes(b"")
+            elif kind == "random":
+                target.write_bytes(rng.integers(0, 256, 2048, dtype=np.uint8).tobytes())
+            elif kind == "npy1d":
+                with target.open("wb") as handle:
+                    np.save(handle, np.arange(10, dtype=np.int16), allow_pickle=False)
+            elif kind == "json":
+                target.write_text('{"format": "some-other-format", "version": 3, "data": "x.bin"}\n')
+            elif kind == "hdf5":
+                if not _write_plain_hdf5(target):
+                    target.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(56))
+            else:
+                target.write_text("not a dataset\n")
+        decoys.append(root)
+    return decoys

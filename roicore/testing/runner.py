@@ -259,6 +259,7 @@ class Session:
         self._samples: dict[str, SampleSet] = {}
         self._counter = 0
         self.config_errors: list[str] = []
+        self.unpickled: dict[str, list[str]] = {}  # case id -> globals unpickled while it ran (fails the run)
         self.expected_failures: dict[str, dict[str, str]] = {}
         for name in names:
             self.expected_failures[name] = self._read_expected_failures(self.registry.records[name])
@@ -441,8 +442,15 @@ class Session:
         if missing:
             return "n/a", f"capability {', '.join(missing)} not declared"
         expected = self._expected_failure(case)
+        from roicore.testing.audit import record_unpickling
+
         try:
-            case.check.function(case)
+            with record_unpickling() as unpickled:
+                try:
+                    case.check.function(case)
+                finally:
+                    if unpickled:
+                        self.unpickled[case.case_id] = sorted(set(unpickled))
         except NotApplicable as exc:
             return "n/a", str(exc)
         except Exception as exc:
@@ -482,6 +490,8 @@ class Session:
     def problems(self, results: list[CaseResult]) -> list[str]:
         """Why the run fails: bad statuses, config errors, components with zero executed checks."""
         problems = list(self.config_errors)
+        for case_id, names in self.unpickled.items():
+            problems.append(f"{case_id}: unpickled {', '.join(names[:5])} while the check ran (unpickling file data is forbidden)")
         bad = [r for r in results if r.status in BAD]
         if bad:
             problems.append(f"{len(bad)} case(s) failed, errored or passed unexpectedly")

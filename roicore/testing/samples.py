@@ -13,13 +13,17 @@ reader under test.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ImagingTruth", "SegmentationTruth", "Sample", "WriterSample", "MethodSample"]
+__all__ = ["ImagingTruth", "SegmentationTruth", "Sample", "WriterSample", "MethodSample", "KNOWN_DAMAGES"]
+
+# damage names a sample may declare, and what each one must do to the copy
+KNOWN_DAMAGES = {"roi-outside-frame": "move one ROI pixel outside the frame (the reader must raise CorruptFileError)"}
 
 
 @dataclass
@@ -30,14 +34,14 @@ class ImagingTruth:
     ----------
     series : ndarray
         The full video, ``(time, rows, columns[, planes])``, in the dtype the reader must return.
-    sampling_frequency : float
-        In Hz.
+    sampling_frequency : float or None
+        In Hz; None when the file stores no rate (the reader must then report None).
     timestamps : ndarray, optional
         Native timestamps in seconds, when the format stores them.
     """
 
     series: np.ndarray
-    sampling_frequency: float
+    sampling_frequency: float | None
     timestamps: np.ndarray | None = None
 
     @property
@@ -77,7 +81,7 @@ class SegmentationTruth:
     roi_ids: list[Any]
     image_masks: np.ndarray
     traces: dict[str, np.ndarray]
-    sampling_frequency: float
+    sampling_frequency: float | None
     num_samples: int
     images: dict[str, np.ndarray] = field(default_factory=dict)
     background_ids: list[Any] = field(default_factory=list)
@@ -110,6 +114,14 @@ class Sample:
         Headerless files read only with an explicit structure set this to False.
     files : tuple of Path
         Every file that belongs to the sample (data, sidecars); defaults to ``(path,)``.
+        The kit damages and deletes each of them in turn (``io.corrupt.companions``),
+        so list every companion file, and for a folder sample the folder itself.
+    damages : dict of str to callable
+        Format-aware damage the kit cannot make by itself, by name. Each function
+        takes the main path of a *copy* of the sample (all its files copied) and
+        damages it in place; opening and reading the copy must then raise
+        ``CorruptFileError``. The kit knows ``"roi-outside-frame"`` (move one ROI
+        pixel outside the frame; checked by ``segmentation.masks.outside_frame``).
     """
 
     id: str
@@ -118,10 +130,14 @@ class Sample:
     reader_kwargs: dict[str, Any] = field(default_factory=dict)
     detectable: bool = True
     files: tuple[Path, ...] = ()
+    damages: dict[str, Callable[[Path], None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         self.files = tuple(Path(f) for f in self.files) or (self.path,)
+        unknown = sorted(set(self.damages) - set(KNOWN_DAMAGES))
+        if unknown:
+            raise ValueError(f"sample {self.id!r}: unknown damages {unknown}; known: {list(KNOWN_DAMAGES)}")
 
 
 @dataclass

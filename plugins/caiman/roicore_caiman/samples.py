@@ -401,17 +401,46 @@ def _selected(folder: Path) -> Sample:
     return Sample("selected", path, truth)
 
 
+def pixel_outside_frame(path: Path) -> None:
+    """Damage a results file in place: the first pixel index of ``estimates/A`` points past the frame."""
+    with h5py.File(path, "r+") as handle:
+        rows, columns = (int(v) for v in handle["estimates/dims"][()])
+        handle["estimates/A/indices"][0] = rows * columns + 3
+
+
+def _long(folder: Path) -> Sample:
+    """Traces over 11000 frames (1 MiB per trace matrix), so the kit can see that a window read is not a whole read."""
+    rng = np.random.default_rng(17)
+    shape, count, frames, rate = (12, 15), 12, 11000, 20.0
+    masks = synthetic_footprints(rng, shape, count)
+    fields = {key: value for key, value in _traces(rng, count, frames).items() if key in ("C", "YrA")}
+    contents = cnmf_dict(frame_shape=shape, rate=rate, footprints=fortran_csc(masks), estimates=fields)
+    path = write_cnmf_file(folder / "long_results.hdf5", contents)
+    truth = SegmentationTruth(
+        roi_ids=list(range(count)),
+        image_masks=masks,
+        traces={"raw": _raw(fields), "denoised": fields["C"].T},
+        sampling_frequency=rate,
+        num_samples=frames,
+        absent_properties=("is_accepted",),
+    )
+    return Sample("long", path, truth, damages={"roi-outside-frame": pixel_outside_frame})
+
+
 def make_reader_samples(folder: Path) -> list[Sample]:
     """Write the reader samples into ``folder`` and return them with their ground truth."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    evaluated = _evaluated(folder)
+    evaluated.damages["roi-outside-frame"] = pixel_outside_frame
     return [
-        _evaluated(folder),
+        evaluated,
         _unevaluated(folder),
         _all_rejected(folder),
         _ring_model(folder),
         _legacy_strings(folder),
         _selected(folder),
+        _long(folder),
     ]
 
 

@@ -83,9 +83,13 @@ def _choose_axes(path: Path, header: NpyHeader, axes: str | None, volumetric: bo
             path=sidecar.path,
         )
     elif ndim == 4:
-        raise ValueError(
-            f"{path} holds a 4-D array {header.shape}: say what its last axis is with volumetric=True "
-            "(time, rows, columns, planes) or axes='tyxc' and channel=... (time, rows, columns, channels)"
+        # the description is missing: a roicore error (a ValueError, as before) naming the sidecar that would hold it
+        missing = sidecar_path_for(path)
+        raise CorruptFileError(
+            f"{path} holds a 4-D array {header.shape} and no sidecar {missing.name} says what its last axis is: "
+            "write one, or pass volumetric=True (time, rows, columns, planes) or axes='tyxc' and channel=... "
+            "(time, rows, columns, channels)",
+            path=missing,
         )
     else:
         raise CorruptFileError(

@@ -7,6 +7,7 @@ so sniffing a ``.npy`` file stays cheap.
 from __future__ import annotations
 
 import os
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -70,7 +71,7 @@ def _parse(handle: BinaryIO, path: Path) -> NpyHeader:
             )
         else:
             raise CorruptFileError(f"{path}: unknown .npy format version {version[0]}.{version[1]}", path=path)
-    except (ValueError, SyntaxError, EOFError) as exc:
+    except (ValueError, SyntaxError, EOFError, tokenize.TokenError) as exc:  # numpy tokenizes old headers
         raise CorruptFileError(f"{path}: invalid .npy header: {exc}", path=path) from None
     return NpyHeader(
         shape=tuple(int(d) for d in shape),

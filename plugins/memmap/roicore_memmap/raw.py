@@ -32,11 +32,13 @@ def _sidecar_for(path: Path) -> tuple[Path, Sidecar]:
         sidecar_path = sidecar_path_for(path)
         # a sidecar that exists but is no readable file (a folder, a symlink loop) is reported by read_sidecar
         if not os.path.lexists(sidecar_path):
-            raise ValueError(
+            # a missing companion file is a roicore error naming it (a ValueError, as before)
+            raise CorruptFileError(
                 f"{path}: a headerless raw video needs a description, and no sidecar {sidecar_path.name} "
                 "is next to it. Write one (see the roicore-memmap README), or open it with "
                 "roicore.open(path, reader='memmap', structure=VideoStructure(rows=..., columns=..., axes='tyx'), "
-                "dtype='<u2', sampling_frequency=...)"
+                "dtype='<u2', sampling_frequency=...)",
+                path=sidecar_path,
             )
         sidecar = read_sidecar(sidecar_path)
         data = path
