@@ -63,6 +63,10 @@ class Check:
         Check ids that must pass first for the same subject.
     summary : str
         The rule, in one sentence (first docstring line).
+    only_for : tuple of (str, callable), optional
+        ``(description, predicate(contribution, sample) -> bool)``: the check has cases only for
+        subjects the predicate accepts, for rules that cannot apply to others by construction
+        (a single-file sample has no companion file). The description shows in the check list.
     """
 
     id: str
@@ -73,6 +77,16 @@ class Check:
     requires: frozenset[str] = frozenset()
     depends_on: tuple[str, ...] = ()
     summary: str = ""
+    only_for: tuple[str, Callable[[Any, Any], bool]] | None = field(default=None, compare=False)
+
+    def applies_to(self, contribution: Any, sample: Any) -> bool:
+        """Whether the check has a case for this subject (see ``only_for``)."""
+        return self.only_for is None or bool(self.only_for[1](contribution, sample))
+
+    @property
+    def runs_on(self) -> str:
+        """The subject, with the ``only_for`` condition."""
+        return f"{self.subject} ({self.only_for[0]})" if self.only_for else self.subject
 
 
 _CHECKS: dict[str, Check] = {}
@@ -86,6 +100,7 @@ def check(
     kinds: tuple[str, ...] = ("imaging", "segmentation"),
     requires: tuple[str, ...] = (),
     depends_on: tuple[str, ...] = (),
+    only_for: tuple[str, Callable[[Any, Any], bool]] | None = None,
 ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
     """Register a check function under a stable id (a decorator)."""
     if component not in COMPONENTS:
@@ -98,7 +113,8 @@ def check(
             raise ValueError(f"check id {id!r} is registered twice")
         doc = (function.__doc__ or "").strip().splitlines()
         _CHECKS[id] = Check(
-            id, component, subject, function, tuple(kinds), frozenset(requires), tuple(depends_on), doc[0] if doc else ""
+            id, component, subject, function, tuple(kinds), frozenset(requires), tuple(depends_on), doc[0] if doc else "",
+            only_for,
         )
         return function
 

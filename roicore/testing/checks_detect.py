@@ -87,11 +87,10 @@ def deterministic(case):
     expect(not changed, "sniff is not deterministic:\n" + "\n".join(changed))
 
 
-@check("detect.negative.folders", component="detect", subject="reader", depends_on=("registry.plugin.loads",))
+@check("detect.negative.folders", component="detect", subject="reader", depends_on=("registry.plugin.loads",),
+       only_for=("readers with directory markers", lambda contribution, sample: bool(contribution.spec.directory)))
 def negative_folders(case):
     """A folder reader's sniff says no (or maybe) to folders holding its marker files with wrong contents."""
-    if not case.spec.directory:
-        raise NotApplicable("the reader has no directory markers (it reads files)")
     claimed, unmatched = [], []
     for path in make_folder_decoys(case.scratch("folder-decoys"), case.spec):
         verdict, reason = _verdict(case.spec, path)

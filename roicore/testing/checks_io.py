@@ -96,14 +96,20 @@ def _variants(size: int) -> dict[str, Any]:
     }
 
 
-def _attempt(case, main: Path) -> tuple[str, BaseException | None]:
-    """Open and read ``main`` in a watchdog thread: ('ok'|'raised'|'hang', exception)."""
+def _attempt(case, main: Path, inspect: Any = None) -> tuple[str, BaseException | None, Any]:
+    """Open and read ``main`` in a watchdog thread: ('ok'|'raised'|'hang', exception, inspected).
+
+    ``inspect(extractor)``, if given, runs on the open extractor after the reads; what it
+    returns is the third item.
+    """
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
             with case.spec.load_reader()(main, **case.sample.reader_kwargs) as extractor:
                 _read_everything(extractor)
+                if inspect is not None:
+                    outcome["inspected"] = inspect(extractor)
             outcome["status"] = "ok"
         except BaseException as exc:  # noqa: BLE001 - reported, not swallowed
             outcome["status"], outcome["error"] = "raised", exc
@@ -112,8 +118,8 @@ def _attempt(case, main: Path) -> tuple[str, BaseException | None]:
     worker.start()
     worker.join(CORRUPT_TIMEOUT)
     if worker.is_alive():
-        return "hang", None
-    return outcome["status"], outcome.get("error")
+        return "hang", None, None
+    return outcome["status"], outcome.get("error"), outcome.get("inspected")
 
 
 @_io_check("io.corrupt", depends_on=("imaging.series.full", "segmentation.ids"))
@@ -134,7 +140,7 @@ def corrupt(case):
         else:
             target.write_bytes(bytes(mutate(bytearray(original))))
         before = _open_descriptors()
-        status, error = _attempt(case, main)
+        status, error, _ = _attempt(case, main)
         if status == "hang":
             problems.append(f"{name}: no answer within {CORRUPT_TIMEOUT:g} s")
             continue
@@ -199,9 +205,10 @@ def handles(case):
             mapped = _new_mappings(mappings, watched)
         finally:
             gc.enable()
-        expect(not leaked, f"after {how}, file handles are still open: {leaked} (close them in _close())")
-        expect(not mapped, f"after {how}, files are still memory-mapped: {mapped} (drop every reference to the "
-                           "mapping in _close(); do not rely on __del__ or garbage collection)")
+        problems = [f"file handles are still open: {leaked}"] if leaked else []
+        problems += [f"files are still memory-mapped: {mapped}"] if mapped else []
+        expect(not problems, f"after {how}, " + "; ".join(problems) + ". Close handles and drop every reference to "
+               "a mapping in _close(); do not rely on __del__ or garbage collection")
         del extractor
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 import numpy as np
 
@@ -187,36 +189,42 @@ def views(case):
     expect_equal_arrays(window.get_timestamps(), x.get_timestamps(a, b), "slice_samples timestamps", rtol=1e-12, check_dtype=False)
 
 
-@_segmentation_check("segmentation.images.copy", depends_on=("segmentation.images",))
+@check("segmentation.images.copy", component="segmentation", subject="reader-sample", kinds=SEGMENTATION,
+       depends_on=("segmentation.images",),
+       only_for=("samples with summary images", lambda contribution, sample: bool(sample.truth.images)))
 def images_copy(case):
     """get_images_dict() and get_image(name) hand out fresh arrays: writing to one never changes a later read."""
-    x, truth = case.extractor, case.truth
-    if not truth.images:
-        raise NotApplicable("the sample has no summary images")
-    for name, image in x.get_images_dict().items():
-        image = np.asarray(image)
-        if image.flags.writeable:
-            image[...] = 0
-    for name in truth.images:
-        image = x.get_image(name)
-        if image.flags.writeable:
-            image[...] = 0
-    found = x.get_images_dict()
+    truth = case.truth
+    with case.open() as x:  # a fresh extractor: a reader that fails must not spoil the shared one for other checks
+        _write_to_images(x)
+        found = x.get_images_dict()
     for name, expected in truth.images.items():
         again = np.asarray(found[name])
         expect_equal_arrays(again, expected.astype(again.dtype), f"image {name!r} after a caller wrote to an earlier result "
                             "(return copies, not the reader's cached arrays)", rtol=truth.rtol, atol=1e-9, check_dtype=False)
 
 
-@_segmentation_check("segmentation.masks.outside_frame", depends_on=("segmentation.masks",))
+def _write_to_images(x) -> None:
+    """Overwrite, as a careless caller would, every image the extractor hands out."""
+    for name, image in x.get_images_dict().items():
+        image = np.asarray(image)
+        if image.flags.writeable:
+            image[...] = 0
+        image = x.get_image(name)
+        if image.flags.writeable:
+            image[...] = 0
+
+
+@check("segmentation.masks.outside_frame", component="segmentation", subject="reader-sample", kinds=SEGMENTATION,
+       depends_on=("segmentation.masks",),
+       only_for=("samples declaring the 'roi-outside-frame' damage",
+                 lambda contribution, sample: "roi-outside-frame" in sample.damages))
 def masks_outside_frame(case):
     """A ROI pixel moved outside the frame (the sample's 'roi-outside-frame' damage) raises CorruptFileError, never is clipped."""
     from roicore.errors import CorruptFileError
     from roicore.testing.files import copy_sample
 
-    damage = case.sample.damages.get("roi-outside-frame")
-    if damage is None:
-        raise NotApplicable("the sample declares no 'roi-outside-frame' damage (Sample(damages=...))")
+    damage = case.sample.damages["roi-outside-frame"]
     main, copied = copy_sample(case.sample, case.scratch("outside"))
     damage(main)
     try:
@@ -232,23 +240,28 @@ def masks_outside_frame(case):
     case.fail("a ROI pixel outside the frame was accepted (clipped or dropped): raise CorruptFileError naming the file")
 
 
-LAZY_MINIMUM = 1024 * 1024  # bytes of one trace matrix below which read granularity (mapping fault-around, HDF5 sieve buffers) hides a window
+LAZY_MINIMUM = 1024 * 1024  # bytes of one trace matrix: below, read granularity (mapping fault-around, HDF5 sieve buffers) hides a window
 
 
-@_segmentation_check("segmentation.traces.lazy", depends_on=("segmentation.traces.windows",))
+def _largest_traces(truth: Any) -> tuple[str, int]:
+    """The name and byte size of the sample's largest trace matrix (in the truth's dtype)."""
+    if not truth.traces:
+        return "", 0
+    name = max(truth.traces, key=lambda key: truth.traces[key].nbytes)
+    return name, int(truth.traces[name].nbytes)
+
+
+@check("segmentation.traces.lazy", component="segmentation", subject="reader-sample", kinds=SEGMENTATION,
+       depends_on=("segmentation.traces.windows",),
+       only_for=("samples with a trace matrix of 1 MiB or more",
+                 lambda contribution, sample: bool(sample.truth.roi_ids) and _largest_traces(sample.truth)[1] >= LAZY_MINIMUM))
 def traces_lazy(case):
     """Opening and reading a small window of one ROI reads much less than the whole trace matrix (read accounting)."""
     from roicore.testing.accounting import count_reads
     from roicore.testing.files import copy_sample
 
     truth = case.truth
-    if not truth.traces or not truth.roi_ids:
-        raise NotApplicable("the sample has no traces")
-    name = max(truth.traces, key=lambda key: truth.traces[key].size)
-    whole = truth.traces[name].size * 8  # what a float64 read of the whole matrix moves
-    if whole < LAZY_MINIMUM:
-        raise NotApplicable(f"the largest trace matrix holds {whole} bytes as float64; telling a window from the whole "
-                            f"needs a sample with at least {LAZY_MINIMUM} (read buffers are that coarse)")
+    name, whole = _largest_traces(truth)
     n = truth.num_samples
     start = n // 2
     end = min(start + 8, n)

@@ -37,7 +37,7 @@ def checks_markdown() -> str:
     for item in all_checks():
         needs = f" Needs capability {', '.join(sorted(item.requires))}." if item.requires else ""
         depends = ", ".join(f"`{d}`" for d in item.depends_on) or "-"
-        lines.append(f"| `{item.id}` | {item.component} | {item.subject} | {depends} | {item.summary}{needs} |")
+        lines.append(f"| `{item.id}` | {item.component} | {item.runs_on} | {depends} | {item.summary}{needs} |")
     return "\n".join(lines)
 
 

@@ -378,12 +378,12 @@ class Session:
         else:
             items = [c for c in contributions if c.type == "method"]
         if check.subject == "reader":
-            return [(c, None) for c in items]
+            return [(c, None) for c in items if check.applies_to(c, None)]
         subjects = []
         for contribution in items:
             sample_set = self.samples_of(contribution)
             if sample_set.samples:
-                subjects.extend((contribution, sample) for sample in sample_set.samples)
+                subjects.extend((contribution, s) for s in sample_set.samples if check.applies_to(contribution, s))
             else:
                 subjects.append((contribution, _MissingSample(sample_set.error)))
         return subjects
