@@ -31,7 +31,7 @@ from roicore.testing.checks_io import CORRUPT_TIMEOUT, _attempt, _data_file, _ne
 from roicore.testing.compare import expect
 from roicore.testing.files import copy_sample, sample_files
 
-MAX_STRUCTURE_VARIANTS = 10  # per sample, so large HDF5 layouts stay quick
+MAX_STRUCTURE_VARIANTS = 8  # per sample, so large HDF5 layouts stay quick
 Damage = Callable[[Path], None]
 
 
