@@ -105,23 +105,23 @@ def negative_folders(case):
 
 @check("detect.damaged", component="detect", subject="reader-sample", depends_on=("registry.plugin.loads",))
 def damaged(case):
-    """sniff answers (yes, maybe or no) on damaged copies of its own samples; it never raises."""
-    from roicore.testing.checks_io import _data_file, _variants
-    from roicore.testing.files import copy_sample
+    """sniff answers (yes, maybe or no) on copies of its own samples with any file damaged; it never raises."""
+    from roicore.testing.checks_io import _variants
+    from roicore.testing.files import copy_sample, sample_files
 
     pristine_folder = case.scratch("pristine")
-    pristine, _ = copy_sample(case.sample, pristine_folder)
-    data_file = _data_file(pristine)
-    original = bytearray(data_file.read_bytes())
+    pristine, copied = copy_sample(case.sample, pristine_folder)
     raised = []
-    for name, mutate in _variants(len(original)).items():
-        if mutate is None:
-            continue
-        folder = case.scratch(name)
-        main, _ = copy_sample(case.sample, folder)
-        target = folder / data_file.relative_to(pristine_folder)
-        target.write_bytes(bytes(mutate(bytearray(original))))
-        verdict, reason = _verdict(case.spec, main, always_ask=True)  # a damaged magic must not make sniff raise either
-        if verdict == "error":
-            raised.append(f"{name}: {reason}")
+    for data_file in sample_files(pristine, copied):  # sniffs of folder formats read the marker files, not the data
+        original = bytearray(data_file.read_bytes())
+        relative = data_file.relative_to(pristine_folder)
+        for name, mutate in _variants(len(original)).items():
+            if mutate is None:
+                continue
+            folder = case.scratch(name)
+            main, _ = copy_sample(case.sample, folder)
+            (folder / relative).write_bytes(bytes(mutate(bytearray(original))))
+            verdict, reason = _verdict(case.spec, main, always_ask=True)  # a damaged magic must not make sniff raise either
+            if verdict == "error":
+                raised.append(f"{relative} {name}: {reason}")
     expect(not raised, "sniff raised on damaged copies of its own format instead of answering:\n" + "\n".join(raised))

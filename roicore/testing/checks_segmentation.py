@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from roicore.testing.checks import NotApplicable, check
+from roicore.testing.checks import check
 from roicore.testing.compare import expect, expect_equal_arrays, expect_rate
 
 SEGMENTATION = ("segmentation",)
