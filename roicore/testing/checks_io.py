@@ -14,8 +14,8 @@ import numpy as np
 
 from roicore.errors import RoicoreError
 from roicore.testing.checks import NotApplicable, check
-from roicore.testing.compare import expect, expect_equal_arrays
 from roicore.testing.audit import kit_unpickling
+from roicore.testing.compare import expect, expect_equal_arrays
 from roicore.testing.files import copy_sample
 
 CORRUPT_TIMEOUT = 20.0  # seconds for one corrupt variant: open plus a full read
@@ -59,11 +59,6 @@ def _new_handles(before: dict[str, str], paths: list[Path]) -> list[str]:
         target for fd, target in _open_descriptors().items()
         if before.get(fd) != target and (target in watched or any(target.startswith(w + os.sep) for w in watched))
     )
-
-
-def _copy_sample(case, folder: Path) -> tuple[Path, list[Path]]:
-    """Copy every file of the sample into ``folder``; return the copied main path and files."""
-    return copy_sample(case.sample, folder)
 
 
 def _data_file(main: Path) -> Path:
@@ -127,12 +122,12 @@ def corrupt(case):
     """Truncated, bit-flipped, empty, random or replaced files end in a roicore error naming the file (leaving no handle open), or a read."""
     problems = []
     pristine_folder = case.scratch("pristine")
-    pristine_main, _ = _copy_sample(case, pristine_folder)
+    pristine_main, _ = copy_sample(case.sample, pristine_folder)
     data_file = _data_file(pristine_main)
     original = bytearray(data_file.read_bytes())
     for name, mutate in _variants(len(original)).items():
         folder = case.scratch(name)
-        main, copied = _copy_sample(case, folder)
+        main, copied = copy_sample(case.sample, folder)
         target = folder / data_file.relative_to(pristine_folder)
         if mutate is None:
             target.unlink()
@@ -190,6 +185,7 @@ def handles(case):
     for how in ("close()", "the end of a with block"):
         main, copied = copy_sample(case.sample, case.scratch(how.split()[0]))
         watched = [main, *copied]
+        collecting = gc.isenabled()
         gc.disable()  # nothing may depend on the garbage collector, so it must not run in between
         try:
             descriptors, mappings = _open_descriptors(), _mapped_files()
@@ -204,7 +200,8 @@ def handles(case):
             leaked = _new_handles(descriptors, watched)
             mapped = _new_mappings(mappings, watched)
         finally:
-            gc.enable()
+            if collecting:
+                gc.enable()
         problems = [f"file handles are still open: {leaked}"] if leaked else []
         problems += [f"files are still memory-mapped: {mapped}"] if mapped else []
         expect(not problems, f"after {how}, " + "; ".join(problems) + ". Close handles and drop every reference to "

@@ -22,6 +22,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from roicore.testing.audit import record_unpickling
 from roicore.testing.checks import COMPONENTS, Check, CheckFailed, NotApplicable, all_checks, select_checks
 
 __all__ = ["STATUSES", "Case", "CaseResult", "Session", "find_conformance_config"]
@@ -442,8 +443,6 @@ class Session:
         if missing:
             return "n/a", f"capability {', '.join(missing)} not declared"
         expected = self._expected_failure(case)
-        from roicore.testing.audit import record_unpickling
-
         try:
             with record_unpickling() as unpickled:
                 try:
