@@ -15,7 +15,6 @@ sample, within a timeout, or in a read that is consistent with itself.
 
 from __future__ import annotations
 
-import gc
 import json
 import warnings
 import zipfile
@@ -27,7 +26,7 @@ import numpy as np
 
 from roicore.errors import RoicoreError
 from roicore.testing.checks import NotApplicable, check
-from roicore.testing.checks_io import CORRUPT_TIMEOUT, _attempt, _data_file, _new_handles, _open_descriptors
+from roicore.testing.checks_io import CORRUPT_TIMEOUT, _attempt, _data_file, _open_descriptors, leaked_after_error
 from roicore.testing.compare import expect
 from roicore.testing.files import copy_sample, sample_files
 
@@ -49,8 +48,7 @@ def _outcome(case: Any, label: str, main: Path, damaged: Path, folder: Path, *, 
     text = f"{error} {getattr(error, 'filename', '') or ''}"
     if not any(name in text for name in names):
         return f"{label}: {type(error).__name__} does not name {damaged.name}: {error}"
-    gc.collect()
-    leaked = _new_handles(before, [folder])
+    leaked = leaked_after_error(before, folder)
     if leaked:
         return f"{label}: file handles left open after {type(error).__name__}: {leaked}"
     return None

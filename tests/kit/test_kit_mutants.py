@@ -93,6 +93,18 @@ class CloseDoesNothingImaging(ToyImaging):
         _LEAKED.append(self._handle)  # closed by the test afterwards, so no ResourceWarning later
 
 
+class LeakOnErrorImaging(ToyImaging):
+    """Opens a handle before validating the file, and leaves it open when the file is refused."""
+
+    def __init__(self, path: Any, sampling_frequency: float | None = None) -> None:
+        if Path(path).is_file():
+            self._handle = open(path, "rb")  # noqa: SIM115 - left open when the next line raises: the bug
+            _LEAKED.append(self._handle)
+        super().__init__(path, sampling_frequency)
+        if Path(path).is_file():
+            self._handle.close()
+
+
 class MappedAfterCloseFolder(ToyFolderSegmentation):
     """close() forgets to drop the traces' memory map."""
 
@@ -267,6 +279,7 @@ MUTANTS = {
     "writable-nocopy-read": ({"imaging_reader": "WritableViewImaging"}, "imaging.series.nocopy"),
     # round 2
     "close-does-nothing": ({"imaging_reader": "CloseDoesNothingImaging"}, "io.handles"),
+    "leaks-on-error": ({"imaging_reader": "LeakOnErrorImaging"}, "io.corrupt"),
     "mapped-after-close": ({"folder_reader": "MappedAfterCloseFolder"}, "io.handles"),
     "cached-images": ({"folder_reader": "CachedImagesFolder"}, "segmentation.images.copy"),
     "folder-claims-everything": ({"folder_sniff": "claim_everything"}, "detect.negative.folders"),
@@ -306,3 +319,13 @@ def test_mutant_fails_exactly_its_rule(mutant, notebook_reader):
     assert failed == {rule}, [(r.case_id, r.status, r.message[:300]) for r in results if r.status not in ("passed", "n/a")]
     # the failure message states the rule's evidence, and dependants are blocked rather than failed again
     assert all(r.message for r in results if r.check == rule and r.status == "failed")
+
+
+def test_a_handle_left_open_by_a_refused_file_is_reported():
+    try:
+        _, results = _failed_checks(_plugin(imaging_reader="LeakOnErrorImaging"), "mutant-leak", ["writer.*"])
+    finally:
+        while _LEAKED:
+            _LEAKED.pop().close()
+    messages = [r.message for r in results if r.check == "io.corrupt" and r.status == "failed"]
+    assert messages and all("file handles left open after CorruptFileError" in m for m in messages), messages
