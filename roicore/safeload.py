@@ -9,7 +9,7 @@ file runs its author's code. roicore never does that.
 :func:`load_npy` reads the header itself, reads plain arrays as numbers, and
 unpickles object arrays with :class:`RestrictedUnpickler`, which resolves
 only the globals in :data:`ALLOWED_GLOBALS` (numpy arrays, dtypes and
-scalars, builtin containers, :mod:`datetime`, pure :mod:`pathlib` paths) and
+scalars, builtin containers, ``datetime``, pure ``pathlib`` paths) and
 refuses every other one with :class:`~roicore.errors.UnsafePickleError`
 naming the file and the global, before anything is called.
 
@@ -344,9 +344,9 @@ def load_npy(
 
     The safe replacement of ``numpy.load(path, allow_pickle=True)``: a file
     whose pickle names anything but numpy arrays, dtypes and scalars, builtin
-    containers, :mod:`datetime` objects or paths is refused before any of it
+    containers, ``datetime`` objects or paths is refused before any of it
     is called. ``pathlib`` paths come back as pure paths
-    (:class:`pathlib.PurePosixPath` / :class:`pathlib.PureWindowsPath`).
+    (``pathlib.PurePosixPath`` or ``pathlib.PureWindowsPath``).
 
     Parameters
     ----------
@@ -389,8 +389,10 @@ def load_npy(
         if not header.dtype.hasobject:
             result = _read_numbers(handle, path, header, mmap)
         else:
-            result = _unpickle(handle, path, encoding)
-            if handle.read(1):
+            # read first: a damaged length field then cannot make the unpickler allocate more than the file holds
+            stream = io.BytesIO(handle.read())
+            result = _unpickle(stream, path, encoding)
+            if stream.read(1):
                 raise _corrupt(path, "bytes follow the end of its pickle")
             _check_pickled_array(result, header, path)
     return result

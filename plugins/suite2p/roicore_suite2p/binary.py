@@ -17,8 +17,7 @@ import numpy as np
 
 from roicore.errors import CorruptFileError
 from roicore.imaging import ImagingExtractor
-from roicore_suite2p.layout import positive_int, read_plane_settings
-from roicore_suite2p.reader import _check_rate
+from roicore_suite2p.layout import check_rate, positive_int, read_plane_settings
 from roicore_suite2p.sniff import sniff_binary
 
 __all__ = ["Suite2pBinaryImagingExtractor"]
@@ -47,7 +46,7 @@ class Suite2pBinaryImagingExtractor(ImagingExtractor):
 
     def __init__(self, file_path: str | os.PathLike[str], *, sampling_frequency: float | None = None) -> None:
         path = Path(os.fspath(file_path))
-        rate = _check_rate(sampling_frequency)
+        rate = check_rate(sampling_frequency)
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
         if not path.is_file():

@@ -30,6 +30,8 @@ from roicore.safeload import load_npy
 
 __all__ = [
     "PlaneSettings",
+    "check_rate",
+    "positive_int",
     "read_plane_settings",
     "read_dict",
     "plane_folders",
@@ -94,6 +96,19 @@ def positive_int(value: Any, key: str, source: Path) -> int:
             return int(value)
         raise CorruptFileError(f"{source}: {key!r} must be a positive integer, not {value!r}", path=source)
     return int(value)
+
+
+def check_rate(value: Any) -> float | None:
+    """A ``sampling_frequency=`` reader argument as a float > 0 (None stays None); ValueError otherwise."""
+    if value is None:
+        return None
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"sampling_frequency must be a number > 0, not {value!r}") from None
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"sampling_frequency must be a finite number > 0, not {value!r}")
+    return rate
 
 
 def read_dict(path: Path) -> dict[str, Any]:

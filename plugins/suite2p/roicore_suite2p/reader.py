@@ -14,7 +14,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 from roicore.errors import CorruptFileError
 from roicore.segmentation import RoiMasks, SegmentationExtractor
 from roicore.safeload import load_npy
-from roicore_suite2p.layout import TRACE_FILES, PlaneSettings, plane_folders, read_plane_settings
+from roicore_suite2p.layout import TRACE_FILES, PlaneSettings, check_rate, plane_folders, read_plane_settings
 from roicore_suite2p.sniff import sniff_folder
 from roicore_suite2p.stat import read_stat, stat_masks, stat_properties
 
@@ -39,18 +38,6 @@ IMAGE_KEYS = {
     "max": "max_proj",
     "correlation": "Vcorr",
 }
-
-
-def _check_rate(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"sampling_frequency must be a number > 0, not {value!r}") from None
-    if not math.isfinite(rate) or rate <= 0:
-        raise ValueError(f"sampling_frequency must be a finite number > 0, not {value!r}")
-    return rate
 
 
 def resolve_plane_folder(path: Path, plane: int | str | None) -> Path:
@@ -144,7 +131,7 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
         from roicore_suite2p.traces import TraceFile
 
         root = Path(os.fspath(folder_path))
-        rate = _check_rate(sampling_frequency)
+        rate = check_rate(sampling_frequency)
         if not root.exists():
             raise FileNotFoundError(2, "No such file or directory", str(root))
         if not root.is_dir():
