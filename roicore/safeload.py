@@ -126,6 +126,17 @@ def _parse_header(handle: BinaryIO, path: Path) -> NpyHeader:
     return NpyHeader(tuple(shape), dtype, fields["fortran_order"], handle.tell(), version)
 
 
+def _open(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except (FileNotFoundError, PermissionError):
+        raise  # a missing or unreadable file is not a damaged one; the message names it
+    except IsADirectoryError:
+        raise _corrupt(path, "is a folder, not a .npy file") from None
+    except OSError as exc:  # a symlink loop, an I/O error
+        raise _corrupt(path, f"cannot be opened ({exc.strerror or exc})") from None
+
+
 def read_npy_header(path: str | os.PathLike[str]) -> NpyHeader:
     """Parse the header of a ``.npy`` file (nothing else is read).
 
@@ -133,11 +144,13 @@ def read_npy_header(path: str | os.PathLike[str]) -> NpyHeader:
     ------
     FileNotFoundError
         The file does not exist.
+    PermissionError
+        The file cannot be read.
     CorruptFileError
-        Not a ``.npy`` file, or an invalid header; the message names the file.
+        Not a ``.npy`` file (a folder, say), or an invalid header; the message names the file.
     """
     path = Path(os.fspath(path))
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         return _parse_header(handle, path)
 
 
@@ -384,7 +397,7 @@ def load_npy(
     {'fs': 15.0, 'Ly': 64}
     """
     path = Path(os.fspath(path))
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         header = _parse_header(handle, path)
         if not header.dtype.hasobject:
             result = _read_numbers(handle, path, header, mmap)

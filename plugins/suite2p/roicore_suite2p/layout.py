@@ -17,6 +17,7 @@ Every pickle is read with :func:`roicore.safeload.load_npy`.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -155,7 +156,7 @@ def read_plane_settings(folder: Path, *, required: bool = True) -> PlaneSettings
     found = []
     for name in SETTINGS_FILES:
         path = folder / name
-        if not path.is_file():
+        if not os.path.lexists(path):
             continue
         found.append(name)
         values = read_dict(path)
@@ -170,7 +171,10 @@ def read_plane_settings(folder: Path, *, required: bool = True) -> PlaneSettings
     rate_source: Path | None = sources.get("fs")
     rate_value = merged.get("fs")
     settings_path = folder / "settings.npy"
-    if settings_path.is_file():
+    if layout == "1.x" and not os.path.lexists(settings_path):
+        # suite2p 1.x writes settings.npy beside every db.npy: without it the rate is lost
+        raise CorruptFileError(f"{settings_path}: missing; suite2p 1.x writes it beside db.npy", path=settings_path)
+    if os.path.lexists(settings_path):
         settings = read_dict(settings_path)
         layout = "1.x"
         if "fs" in settings:

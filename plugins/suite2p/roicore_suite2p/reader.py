@@ -58,7 +58,7 @@ def resolve_plane_folder(path: Path, plane: int | str | None) -> Path:
     CorruptFileError
         The folder is neither a plane folder nor a suite2p output folder.
     """
-    if (path / "stat.npy").exists() and not plane_folders(path):
+    if os.path.lexists(path / "stat.npy") and not plane_folders(path):
         if plane is not None:
             raise ValueError(f"{path} is a single plane folder; plane={plane!r} selects nothing in it (omit plane=)")
         return path
@@ -139,8 +139,8 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
         folder = resolve_plane_folder(root, plane)
         self._folder = folder
         stat_path = folder / "stat.npy"
-        if not stat_path.is_file():
-            raise CorruptFileError(f"{stat_path}: missing (or not a file); a suite2p plane folder needs it", path=stat_path)
+        if not os.path.lexists(stat_path):
+            raise CorruptFileError(f"{stat_path}: missing; a suite2p plane folder needs it", path=stat_path)
         self._settings: PlaneSettings = read_plane_settings(folder)
         self._frame_shape = self._settings.frame_shape(folder)
         self._rois = read_stat(stat_path)
@@ -148,7 +148,7 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
         self._traces: dict[str, Any] = {}
         try:
             for name, filename in TRACE_FILES.items():
-                if (folder / filename).exists():
+                if os.path.lexists(folder / filename):
                     self._traces[name] = TraceFile(folder / filename, count)
             lengths = {name: trace.num_frames for name, trace in self._traces.items()}
             if len(set(lengths.values())) > 1:
@@ -182,7 +182,7 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
         for filename, flag, probability in (("iscell.npy", "is_accepted", "cell_probability"),
                                             ("redcell.npy", "is_red", "red_probability")):
             path = self._folder / filename
-            if not path.exists():
+            if not os.path.lexists(path):
                 continue
             values = load_npy(path)
             if values.dtype.kind not in "biuf" or values.ndim not in (1, 2) or values.shape[0] != count:

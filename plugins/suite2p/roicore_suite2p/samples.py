@@ -222,7 +222,8 @@ def plane_truth(content: PlaneContent) -> SegmentationTruth:
         properties["red_probability"] = content.redcell[:, 1]
     for key in ("npix", "radius", "skew", "compact", "footprint", "aspect_ratio", "std", "npix_soma", "mrs"):
         properties[key] = np.array([roi[key] for roi in content.rois])
-    properties["med"] = np.array([roi["med"] for roi in content.rois], dtype=np.float64)
+    properties["med_row"] = np.array([roi["med"][0] for roi in content.rois], dtype=np.float64)
+    properties["med_column"] = np.array([roi["med"][1] for roi in content.rois], dtype=np.float64)
     if content.rois and "iplane" in content.rois[0]:
         properties["iplane"] = np.array([roi["iplane"] for roi in content.rois])
     return SegmentationTruth(

@@ -11,7 +11,8 @@ crop, used for ``npix_soma`` and ``radius``), and the ``neuropil_mask``
 Per-ROI statistics that are one number per ROI (``npix``, ``radius``,
 ``skew``, ``std``, ``compact``, ``footprint``, ``aspect_ratio``, ``solidity``,
 ``mrs``, ``npix_norm``, ``snr``, ``iplane``, ...) become properties, and
-``med`` (the median pixel, ``[row, column]``) a ``(n, 2)`` property.
+``med`` (the median pixel, ``[row, column]``) the two properties ``med_row``
+and ``med_column``.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def _scalar(value: Any) -> Any:
 
 
 def stat_properties(rois: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Per-ROI properties: every field that is one number in every ROI, plus ``med`` as ``(n, 2)``."""
+    """Per-ROI properties: every field that is one number in every ROI, plus ``med`` as ``med_row``, ``med_column``."""
     if not rois:
         return {}
     properties: dict[str, np.ndarray] = {}
@@ -128,7 +129,8 @@ def stat_properties(rois: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         if key == "med":
             med = [np.asarray(roi["med"]) for roi in rois]
             if all(m.shape == (2,) and m.dtype.kind in "iuf" for m in med):
-                properties["med"] = np.array(med, dtype=np.float64)
+                # one value per ROI per property, so that every writer can store it as a column
+                properties["med_row"], properties["med_column"] = np.array(med, dtype=np.float64).T.copy()
             continue
         values = [_scalar(roi[key]) for roi in rois]
         if any(v is None for v in values):

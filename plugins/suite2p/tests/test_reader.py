@@ -47,7 +47,8 @@ def test_real_suite2p_0_14_6_folder_reads_exactly(real_plane: Path) -> None:
         np.testing.assert_array_equal(seg.get_property("cell_probability"), iscell[:, 1])
         for key in ("npix", "radius", "skew", "compact", "footprint", "solidity", "npix_norm"):
             np.testing.assert_array_equal(seg.get_property(key), [roi[key] for roi in stat])
-        np.testing.assert_array_equal(seg.get_property("med"), [roi["med"] for roi in stat])
+        np.testing.assert_array_equal(seg.get_property("med_row"), [roi["med"][0] for roi in stat])
+        np.testing.assert_array_equal(seg.get_property("med_column"), [roi["med"][1] for roi in stat])
         images = seg.get_images_dict()
         assert sorted(images) == ["correlation", "enhanced_mean", "max", "mean"]
         np.testing.assert_array_equal(images["mean"], ops["meanImg"])
