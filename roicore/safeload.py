@@ -32,6 +32,7 @@ import os
 import pathlib
 import pickle
 import struct
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,7 +255,10 @@ class RestrictedUnpickler(pickle.Unpickler):
     Any other global (``os.system``, ``builtins.eval``, a class of some
     package, a numpy subclass) raises :class:`~roicore.errors.UnsafePickleError`
     the moment the pickle names it, so nothing the file names is imported or
-    called. Persistent ids are refused too.
+    called. Persistent ids are refused too. Each lookup raises the audit
+    event ``roicore.safeload.find_class`` with ``(module, name, allowed)``
+    (see :func:`sys.addaudithook`), where the standard unpickler would raise
+    ``pickle.find_class``.
 
     Parameters
     ----------
@@ -272,6 +276,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._source = Path(os.fspath(source))
 
     def find_class(self, module: str, name: str) -> Any:
+        # an audit event of its own: the standard "pickle.find_class" is raised only by pickle's own lookup
+        sys.audit("roicore.safeload.find_class", module, name, (module, name) in ALLOWED_GLOBALS)
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:

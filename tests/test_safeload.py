@@ -145,6 +145,26 @@ def test_numpy_subclasses_are_refused(tmp_path: Path, subclass: type) -> None:
         load_npy(path)
 
 
+def test_every_lookup_raises_an_audit_event(tmp_path: Path) -> None:
+    code = (
+        "import sys, numpy\n"
+        "from roicore.safeload import load_npy\n"
+        "seen = []\n"
+        "sys.addaudithook(lambda event, args: seen.append(args) if event == 'roicore.safeload.find_class' else None)\n"
+        "try:\n"
+        "    load_npy(sys.argv[1])\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__)\n"
+        "print(sorted(set(seen)))\n"
+    )
+    path = _malicious_npy(tmp_path / "stat.npy", tmp_path / "marker")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[0] == "UnsafePickleError"
+    seen = done.stdout.splitlines()[1]
+    assert "('numpy', 'ndarray', True)" in seen and "('posix', 'system', False)" in seen
+    assert not (tmp_path / "marker").exists()
+
+
 def test_persistent_ids_are_refused() -> None:
     class Pickler(pickle.Pickler):
         def persistent_id(self, obj: Any) -> Any:

@@ -190,7 +190,7 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
                     f"{path}: expected {count} rows (one per ROI in stat.npy) of numbers, found {values.dtype} {values.shape}",
                     path=path,
                 )
-            columns = values.reshape(count, -1)
+            columns = values.reshape(count, values.shape[1] if values.ndim == 2 else 1)
             if columns.shape[1] not in (1, 2) or not np.all(np.isfinite(columns)):
                 raise CorruptFileError(f"{path}: expected (n, 2) finite values [label, probability], found {values.shape}",
                                        path=path)

@@ -12,11 +12,12 @@ Plane-folder samples: ``v0-full`` (0.x, second channel, ``redcell.npy``),
 ``v1-split`` (1.x, no ``ops.npy``, paths stored as ``pathlib`` objects),
 ``v1-merged`` (1.x plus the merged ``ops.npy`` of ``save_ops_orig``),
 ``v0-minimal`` (only ``stat.npy``, ``F.npy`` and an ``ops.npy`` without
-images: no neuropil, spikes, classifier or cropped images).
+images: no neuropil, spikes, classifier or cropped images), ``v1-no-rois``
+(an empty ``stat.npy``, ``(0, n_frames)`` traces).
 
 Folder samples: ``multiplane-plane1`` (``plane=1`` of a three-plane folder),
 ``multiplane-combined`` (the same folder without ``plane=``: its
-``combined`` folder), ``single-plane-v1``.
+``combined`` folder, made from the planes as suite2p's ``combined()`` does), ``single-plane-v1``.
 
 Binary samples: ``data-bin-v0``, ``data-raw-bin-v1``, ``data-chan2-bin-no-nframes``.
 """
@@ -33,7 +34,7 @@ import numpy as np
 
 from roicore.testing.samples import ImagingTruth, Sample, SegmentationTruth
 
-__all__ = ["PlaneContent", "make_plane_content", "write_plane", "make_plane_samples", "make_folder_samples",
+__all__ = ["PlaneContent", "make_plane_content", "combine_planes", "write_plane", "make_plane_samples", "make_folder_samples",
            "make_binary_samples"]
 
 _TRACE_FILES = {"raw": "F", "neuropil": "Fneu", "deconvolved": "spks", "raw_chan2": "F_chan2",
@@ -148,6 +149,36 @@ def make_plane_content(
     return PlaneContent(frame_shape, rois, traces, iscell, redcell, images, yrange, xrange, rate, frames)
 
 
+def combine_planes(planes: list[PlaneContent]) -> PlaneContent:
+    """What suite2p's ``combined()`` makes of equally sized planes (``io/save.py``, no ScanImage ``dx``/``dy``).
+
+    Planes are tiled on a grid that best fills a square; ROI pixels and
+    ``med`` are shifted onto the canvas, ``iplane`` is set, traces and
+    classifier rows are concatenated, and every image (``max_proj`` and
+    ``Vcorr`` at their plane's ``yrange``/``xrange``) is placed on a zero canvas.
+    """
+    rows, columns = planes[0].frame_shape
+    across = int(np.ceil(np.sqrt(rows * columns * len(planes)) / columns))
+    offsets = [((k // across) * rows, (k % across) * columns) for k in range(len(planes))]
+    canvas = (max(dy for dy, _ in offsets) + rows, max(dx for _, dx in offsets) + columns)
+    rois, images = [], {key: np.zeros(canvas) for key in planes[0].images}
+    for k, (plane, (dy, dx)) in enumerate(zip(planes, offsets)):
+        for roi in plane.rois:
+            shifted = dict(roi, ypix=roi["ypix"] + dy, xpix=roi["xpix"] + dx, iplane=k)
+            shifted["med"] = [roi["med"][0] + dy, roi["med"][1] + dx]
+            rois.append(shifted)
+        for key, image in plane.images.items():
+            if image.shape == plane.frame_shape:
+                images[key][dy:dy + rows, dx:dx + columns] = image
+            else:
+                (y0, y1), (x0, x1) = plane.yrange, plane.xrange
+                images[key][dy + y0:dy + y1, dx + x0:dx + x1] = image
+    traces = {name: np.concatenate([plane.traces[name] for plane in planes]) for name in planes[0].traces}
+    iscell = None if planes[0].iscell is None else np.concatenate([plane.iscell for plane in planes])
+    return PlaneContent(canvas, rois, traces, iscell, None, images, [0, canvas[0]], [0, canvas[1]],
+                        planes[0].rate, planes[0].frames)
+
+
 def _save_object(path: Path, value: Any) -> None:
     np.save(path, np.array(value, dtype=object) if isinstance(value, dict) else value)
 
@@ -220,12 +251,18 @@ def plane_truth(content: PlaneContent) -> SegmentationTruth:
     if content.redcell is not None:
         properties["is_red"] = content.redcell[:, 0] != 0
         properties["red_probability"] = content.redcell[:, 1]
+    if not content.rois:  # no ROI dict, so no statistics to name
+        return _truth(content, properties, absent)
     for key in ("npix", "radius", "skew", "compact", "footprint", "aspect_ratio", "std", "npix_soma", "mrs"):
         properties[key] = np.array([roi[key] for roi in content.rois])
     properties["med_row"] = np.array([roi["med"][0] for roi in content.rois], dtype=np.float64)
     properties["med_column"] = np.array([roi["med"][1] for roi in content.rois], dtype=np.float64)
-    if content.rois and "iplane" in content.rois[0]:
+    if "iplane" in content.rois[0]:
         properties["iplane"] = np.array([roi["iplane"] for roi in content.rois])
+    return _truth(content, properties, absent)
+
+
+def _truth(content: PlaneContent, properties: dict[str, np.ndarray], absent: tuple[str, ...]) -> SegmentationTruth:
     return SegmentationTruth(
         roi_ids=list(range(len(content.rois))),
         image_masks=content.image_masks(),
@@ -245,6 +282,7 @@ def make_plane_samples(folder: Path) -> list[Sample]:
         ("v1-split", make_plane_content(2, (30, 19), 5, 25, 30.0), "1.x", False),
         ("v1-merged", make_plane_content(3, (16, 21), 4, 20, 7.5), "1.x", True),
         ("v0-minimal", make_plane_content(4, (12, 27), 3, 15, 10.0, optional=False), "0.x", False),
+        ("v1-no-rois", make_plane_content(5, (9, 14), 0, 11, 6.0), "1.x", False),
     ]
     samples = []
     for sample_id, content, layout, merged in cases:
@@ -259,7 +297,7 @@ def make_folder_samples(folder: Path) -> list[Sample]:
     planes = [make_plane_content(10 + k, (18, 26), 3 + k, 20, 5.0, iplane=k) for k in range(3)]
     for k, content in enumerate(planes):
         write_plane(root / f"plane{k}", content)
-    combined = make_plane_content(20, (36, 52), 9, 20, 5.0, iplane=1)
+    combined = combine_planes(planes)
     write_plane(root / "combined", combined)
     single_root = folder / "single" / "suite2p"
     single = make_plane_content(30, (14, 33), 4, 18, 20.0)

@@ -190,3 +190,32 @@ def test_pickles_by_path(plane) -> None:
         with pickle.loads(payload) as clone:
             np.testing.assert_array_equal(clone.get_traces(), seg.get_traces())
             assert clone.get_sampling_frequency() == 4.0
+
+
+def test_combined_folder_is_the_planes_tiled(tmp_path: Path) -> None:
+    """The combined sample (made like suite2p's combined()) reads as the planes' ROIs shifted onto the canvas."""
+    from roicore_suite2p.samples import make_folder_samples
+
+    root = next(s.path for s in make_folder_samples(tmp_path) if s.id == "multiplane-combined")
+    with roicore.open(root, plane="combined") as combined:
+        canvas = combined.get_image("mean")
+        first = 0
+        for k in range(3):
+            with roicore.open(root, plane=k) as seg:
+                rows, columns = seg.get_frame_shape()
+                count = seg.get_num_rois()
+                ids = list(range(first, first + count))
+                np.testing.assert_array_equal(combined.get_property("iplane", ids), [k] * count)
+                np.testing.assert_array_equal(combined.get_traces(ids), seg.get_traces())
+                found = [
+                    (dy, dx) for dy in range(0, canvas.shape[0], rows) for dx in range(0, canvas.shape[1], columns)
+                    if np.array_equal(canvas[dy:dy + rows, dx:dx + columns], seg.get_image("mean"))
+                ]
+                assert len(found) == 1, k
+                (dy, dx), tiles = found[0], combined.get_roi_image_masks(ids)
+                np.testing.assert_array_equal(tiles[dy:dy + rows, dx:dx + columns], seg.get_roi_image_masks())
+                assert tiles.sum() == seg.get_roi_image_masks().sum()
+                cropped = combined.get_image("correlation")[dy:dy + rows, dx:dx + columns]
+                np.testing.assert_array_equal(cropped, seg.get_image("correlation"))
+                first += count
+        assert first == combined.get_num_rois()
