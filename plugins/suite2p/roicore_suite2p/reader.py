@@ -26,6 +26,7 @@ from roicore.safeload import load_npy
 from roicore_suite2p.layout import TRACE_FILES, PlaneSettings, check_rate, plane_folders, read_plane_settings
 from roicore_suite2p.sniff import sniff_folder
 from roicore_suite2p.stat import read_stat, stat_masks, stat_properties
+from roicore_suite2p.traces import TraceFile
 
 __all__ = ["Suite2pSegmentationExtractor", "resolve_plane_folder", "IMAGE_KEYS"]
 
@@ -128,8 +129,6 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
         plane: int | str | None = None,
         sampling_frequency: float | None = None,
     ) -> None:
-        from roicore_suite2p.traces import TraceFile
-
         root = Path(os.fspath(folder_path))
         rate = check_rate(sampling_frequency)
         if not root.exists():
@@ -145,24 +144,21 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
         self._frame_shape = self._settings.frame_shape(folder)
         self._rois = read_stat(stat_path)
         count = len(self._rois)
-        self._traces: dict[str, Any] = {}
-        try:
-            for name, filename in TRACE_FILES.items():
-                if os.path.lexists(folder / filename):
-                    self._traces[name] = TraceFile(folder / filename, count)
-            lengths = {name: trace.num_frames for name, trace in self._traces.items()}
-            if len(set(lengths.values())) > 1:
-                raise CorruptFileError(
-                    f"{folder}: the trace files have different numbers of frames: "
-                    + ", ".join(f"{TRACE_FILES[n]} {t}" for n, t in lengths.items()),
-                    path=folder,
-                )
-        except BaseException:
-            self._close()
-            raise
+        # headers only: nothing stays open until the first trace read maps a file
+        self._traces: dict[str, TraceFile] = {
+            name: TraceFile(folder / filename, count)
+            for name, filename in TRACE_FILES.items()
+            if os.path.lexists(folder / filename)
+        }
+        lengths = {name: trace.num_frames for name, trace in self._traces.items()}
+        if len(set(lengths.values())) > 1:
+            raise CorruptFileError(
+                f"{folder}: the trace files have different numbers of frames: "
+                + ", ".join(f"{TRACE_FILES[n]} {t}" for n, t in lengths.items()),
+                path=folder,
+            )
         self._num_samples = next(iter(lengths.values())) if lengths else self._frames_from_settings()
         self._rate = rate if rate is not None else self._settings.sampling_frequency
-        self._masks_read: RoiMasks | None = None
         self._images: dict[str, np.ndarray] | None = None
         self._set_classifier_properties(count)
         for key, values in stat_properties(self._rois).items():

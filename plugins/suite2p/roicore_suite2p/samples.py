@@ -12,8 +12,7 @@ Plane-folder samples: ``v0-full`` (0.x, second channel, ``redcell.npy``),
 ``v1-split`` (1.x, no ``ops.npy``, paths stored as ``pathlib`` objects),
 ``v1-merged`` (1.x plus the merged ``ops.npy`` of ``save_ops_orig``),
 ``v0-minimal`` (only ``stat.npy``, ``F.npy`` and an ``ops.npy`` without
-images: no neuropil, spikes, classifier or cropped images), ``v1-no-rois``
-(an empty ``stat.npy``, ``(0, n_frames)`` traces).
+images: no neuropil, spikes, classifier or cropped images).
 
 Folder samples: ``multiplane-plane1`` (``plane=1`` of a three-plane folder),
 ``multiplane-combined`` (the same folder without ``plane=``: its
@@ -282,7 +281,6 @@ def make_plane_samples(folder: Path) -> list[Sample]:
         ("v1-split", make_plane_content(2, (30, 19), 5, 25, 30.0), "1.x", False),
         ("v1-merged", make_plane_content(3, (16, 21), 4, 20, 7.5), "1.x", True),
         ("v0-minimal", make_plane_content(4, (12, 27), 3, 15, 10.0, optional=False), "0.x", False),
-        ("v1-no-rois", make_plane_content(5, (9, 14), 0, 11, 6.0), "1.x", False),
     ]
     samples = []
     for sample_id, content, layout, merged in cases:

@@ -219,3 +219,18 @@ def test_combined_folder_is_the_planes_tiled(tmp_path: Path) -> None:
                 np.testing.assert_array_equal(cropped, seg.get_image("correlation"))
                 first += count
         assert first == combined.get_num_rois()
+
+
+def test_a_plane_without_rois(plane) -> None:
+    # not a kit sample: the reliability harness draws ROI subsets of at least one ROI
+    from roicore_suite2p.samples import plane_truth
+
+    folder, content = plane("1.x", count=0, frames=11)
+    assert load_npy(folder / "stat.npy").shape == (0,)
+    truth = plane_truth(content)
+    with roicore.open(folder) as seg:
+        assert seg.get_roi_ids() == [] and seg.get_num_samples() == 11
+        assert seg.get_traces().shape == (11, 0) and seg.get_roi_image_masks().shape == (11, 17, 0)
+        assert sorted(seg.get_property_keys()) == ["cell_probability", "is_accepted"]
+        for name, image in truth.images.items():
+            np.testing.assert_array_equal(seg.get_image(name), image)
