@@ -257,7 +257,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     the moment the pickle names it, so nothing the file names is imported or
     called. Persistent ids are refused too. Each lookup raises the audit
     event ``roicore.safeload.find_class`` with ``(module, name, allowed)``
-    (see :func:`sys.addaudithook`), where the standard unpickler would raise
+    (see ``sys.addaudithook``), where the standard unpickler would raise
     ``pickle.find_class``.
 
     Parameters
