@@ -17,6 +17,7 @@ __all__ = [
     "UnsupportedFeatureError",
     "MissingDependencyError",
     "PluginError",
+    "UnsafePickleError",
 ]
 
 
@@ -98,3 +99,19 @@ class PluginError(RoicoreError):
     def __init__(self, message: str, *, plugin: str | None = None) -> None:
         super().__init__(message)
         self.plugin = plugin
+
+
+class UnsafePickleError(CorruptFileError):
+    """A file's pickle names a global that roicore refuses to load (see :mod:`roicore.safeload`).
+
+    Nothing from the file was called. The message names the file and the global.
+
+    Attributes
+    ----------
+    global_name : str
+        ``"module.name"`` of the refused global.
+    """
+
+    def __init__(self, message: str, *, path: Any = None, global_name: str = "") -> None:
+        super().__init__(message, path=path)
+        self.global_name = global_name
