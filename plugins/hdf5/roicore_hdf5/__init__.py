@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Hdf5ImagingExtractor": "roicore_hdf5.reader",
     "DatasetNotFoundError": "roicore_hdf5.opening",
+    "NeedsArgumentError": "roicore_hdf5.opening",
     "write_hdf5": "roicore_hdf5.writer",
 }
 

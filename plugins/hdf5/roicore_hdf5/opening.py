@@ -18,7 +18,7 @@ from roicore.errors import CorruptFileError, RoicoreError, UnsupportedFeatureErr
 
 from roicore_hdf5.layout import find_candidates, foreign_layout
 
-__all__ = ["DatasetNotFoundError", "h5_errors", "open_file", "choose_dataset", "check_filters"]
+__all__ = ["DatasetNotFoundError", "NeedsArgumentError", "h5_errors", "open_file", "choose_dataset", "check_filters"]
 
 
 class DatasetNotFoundError(CorruptFileError, KeyError):
@@ -26,6 +26,17 @@ class DatasetNotFoundError(CorruptFileError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class NeedsArgumentError(RoicoreError, ValueError):
+    """The file does not say something the reader needs (which dataset, its axis order).
+
+    The message names the file and the argument to pass (``dataset=``, ``axes=``).
+    """
+
+    def __init__(self, message: str, *, path: Any = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else str(path)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -169,8 +180,8 @@ def choose_dataset(handle: Any, path: Path, name: str | None) -> Any:
         file is an NWB file or a CaImAn result and no dataset was named.
     UnsupportedFeatureError
         Complex-valued pixels.
-    ValueError
-        No name and several candidates (the message lists them).
+    NeedsArgumentError
+        No name and several candidates (the message lists them); a ValueError.
     """
     if name is not None:
         dataset = _named_dataset(handle, path, name)
@@ -185,13 +196,16 @@ def choose_dataset(handle: Any, path: Path, name: str | None) -> Any:
             )
         if len(candidates) > 1 or (candidates and not complete):
             listed = "; ".join(c.describe() for c in candidates)
-            raise ValueError(
+            raise NeedsArgumentError(
                 f"{path} holds several candidate video datasets ({listed}); choose one with "
-                f"roicore.open(path, dataset={candidates[0].name!r}, axes=...)"
+                f"roicore.open(path, dataset={candidates[0].name!r}, axes=...)",
+                path=path,
             )
         if not candidates:
             if not complete:
-                raise ValueError(f"{path} holds too many objects to search for the video; name it with dataset=...")
+                raise NeedsArgumentError(
+                    f"{path} holds too many objects to search for the video; name it with dataset=...", path=path
+                )
             with h5_errors(path, "cannot list the file's members"):
                 members = _members(handle)
             raise CorruptFileError(

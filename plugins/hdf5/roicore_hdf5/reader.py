@@ -31,7 +31,7 @@ from roicore.errors import CorruptFileError
 from roicore.imaging import ImagingExtractor
 
 from roicore_hdf5.layout import channel_names, check_axes, check_rate, label_axes, read_rate
-from roicore_hdf5.opening import check_filters, choose_dataset, h5_errors, open_file
+from roicore_hdf5.opening import NeedsArgumentError, check_filters, choose_dataset, h5_errors, open_file
 
 __all__ = ["Hdf5ImagingExtractor", "ROW_CACHE_BYTES"]
 
@@ -99,9 +99,11 @@ class Hdf5ImagingExtractor(ImagingExtractor):
         differs from the dataset's; invalid labels or rate attribute; no frames.
     UnsupportedFeatureError
         Complex pixels, data kept in other files, a compression filter h5py lacks.
-    ValueError
+    NeedsArgumentError
         Several candidate datasets and no ``dataset=``; no axes (unlabelled
-        dataset, no ``axes=``); an invalid ``axes`` string or ``sampling_frequency``.
+        dataset, no ``axes=``). A roicore error and a ValueError.
+    ValueError
+        An invalid ``axes`` string or ``sampling_frequency``.
     IndexError, KeyError
         A channel out of range or an unknown channel name.
     """
@@ -169,10 +171,11 @@ class Hdf5ImagingExtractor(ImagingExtractor):
             letters, source = check_axes(axes, path), f"axes={axes!r}"
         else:
             if labelled is None:
-                raise ValueError(
+                raise NeedsArgumentError(
                     f"{path}: dataset {dataset.name} {shape} has no dimension labels, so its axis order is "
                     "unknown: pass axes=..., e.g. axes='tyx' (time first) or axes='yxt' (time last, as "
-                    "SIMA's example.h5)"
+                    "SIMA's example.h5)",
+                    path=path,
                 )
             letters, source = labelled, "its dimension labels"
         if len(letters) != len(shape):

@@ -177,3 +177,15 @@ def test_damaged_object_header_is_a_corrupt_file(movie, tmp_path):
     damaged.write_bytes(bytes(data))
     with pytest.raises(CorruptFileError, match=r"header\.h5"):
         Hdf5ImagingExtractor(damaged)
+
+
+def test_errors_that_ask_for_an_argument_are_roicore_errors(samples, tmp_path):
+    from roicore.errors import RoicoreError
+    from roicore_hdf5.opening import NeedsArgumentError
+
+    with pytest.raises(NeedsArgumentError, match=r"int16-yxt-unlabelled\.h5.*pass axes=") as caught:
+        Hdf5ImagingExtractor(samples["int16-yxt-unlabelled"].path)
+    assert isinstance(caught.value, RoicoreError) and isinstance(caught.value, ValueError)
+    path = _make(tmp_path / "two.h5", lambda h: (h.create_dataset("a", data=make_video("u1")), h.create_dataset("b", data=make_video("u1"))))
+    with pytest.raises(NeedsArgumentError, match=r"two\.h5 holds several candidate video datasets \(/a .*; /b .*\)"):
+        Hdf5ImagingExtractor(path)
