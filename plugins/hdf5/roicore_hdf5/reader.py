@@ -163,6 +163,8 @@ class Hdf5ImagingExtractor(ImagingExtractor):
         self._time_chunk = int(chunks[letters.index("t")]) if chunks else 0
         frame_bytes = int(np.prod([s for a, s in sizes.items() if a not in "tc"])) * self._dtype.itemsize
         self._row_bytes = frame_bytes * self._time_chunk
+        # reads can land in the output array as they are: same axis order, byte order, no channel axis
+        self._direct = self._kept_axes == target and "c" not in letters and dataset.dtype.isnative
         self._by_rows = self._compressed and self._time_chunk > 1 and self._row_bytes <= ROW_CACHE_BYTES
 
     def _choose_axes(self, dataset: Any, axes: str | None, labelled: str | None, shape: tuple[int, ...]) -> str:
@@ -238,19 +240,33 @@ class Hdf5ImagingExtractor(ImagingExtractor):
                 index.append(slice(None))
         return tuple(index)
 
+    def _read_failed(self, start: int, end: int, exc: BaseException) -> CorruptFileError:
+        # h5py raises OSError (and others) for damaged chunks or a vanished file
+        return CorruptFileError(
+            f"{self._path}: cannot read frames {start}..{end - 1} of dataset {self._name} ({_first_line(exc)})",
+            path=self._path,
+        )
+
     def _read_frames(self, start: int, end: int) -> np.ndarray:
         """Frames ``[start, end)`` from the file, as ``(time, rows, columns[, planes])``, native order."""
         try:
             block = self._dataset[self._selection(slice(start, end))]
-        except Exception as exc:  # h5py raises OSError (and others) for damaged chunks or a vanished file
-            raise CorruptFileError(
-                f"{self._path}: cannot read frames {start}..{end - 1} of dataset {self._name} ({_first_line(exc)})",
-                path=self._path,
-            ) from None
+        except Exception as exc:
+            raise self._read_failed(start, end, exc) from None
         block = np.asarray(block).transpose(self._order)
         if block.dtype.byteorder not in ("=", "|"):
             return block.astype(self._dtype, order="C")
         return np.ascontiguousarray(block)
+
+    def _read_into(self, out: np.ndarray, start: int, end: int) -> None:
+        """Frames ``[start, end)`` into ``out``, straight from h5py when the stored layout is roicore's."""
+        if not self._direct:
+            out[...] = self._read_frames(start, end)
+            return
+        try:
+            self._dataset.read_direct(out, np.s_[start:end])
+        except Exception as exc:
+            raise self._read_failed(start, end, exc) from None
 
     def _chunk_row(self, row: int) -> np.ndarray:
         """Chunk row ``row`` (frames ``[row * c, (row + 1) * c)``), from the kept copy or the file."""
@@ -272,16 +288,17 @@ class Hdf5ImagingExtractor(ImagingExtractor):
             first, last = start // size, (end - 1) // size
             if first == last:
                 return self._chunk_row(first)[start - first * size : end - first * size]
-            parts = []
+            # one output array: the whole chunk rows go straight into it, the edge rows through the kept copy
+            out = np.empty((end - start, *self.get_sample_shape()), dtype=self._dtype)
             inner_start = (first + 1) * size if start % size else start
             inner_end = last * size if end % size and end != self.get_num_samples() else end
             if inner_start > start:
-                parts.append(self._chunk_row(first)[start - first * size :])
+                out[: inner_start - start] = self._chunk_row(first)[start - first * size :]
             if inner_end > inner_start:
-                parts.append(self._read_frames(inner_start, inner_end))
+                self._read_into(out[inner_start - start : inner_end - start], inner_start, inner_end)
             if end > inner_end:
-                parts.append(self._chunk_row(last)[: end - last * size])
-            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+                out[inner_end - start :] = self._chunk_row(last)[: end - last * size]
+            return out
 
     def _read_samples(self, indices: np.ndarray) -> np.ndarray:
         if not self._by_rows:

@@ -115,6 +115,10 @@ class CountingDataset:
         self.reads.append((time.start, time.stop))
         return self._dataset[key]
 
+    def read_direct(self, out: np.ndarray, selection: Any) -> None:
+        self.reads.append((selection.start, selection.stop))
+        self._dataset.read_direct(out, selection)
+
 
 def _counted(path: Path) -> tuple[Hdf5ImagingExtractor, CountingDataset]:
     video = Hdf5ImagingExtractor(path)
@@ -237,3 +241,32 @@ def test_pickles_by_arguments(samples):
         clone = pickle.loads(pickle.dumps(video))
     with clone:
         np.testing.assert_array_equal(np.asarray(clone), sample.truth.series)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "planes", "axes", "file_dtype"),
+    [
+        ("b1", None, "tyx", None),  # direct reads into the output
+        ("u2", None, "tyx", ">u2"),  # byte-swapped on the way
+        ("f4", 3, "tzyx", None),  # planes moved last
+        ("i2", None, "yxt", None),  # time last
+        ("u1", 2, "tzyxc", None),  # a channel selected
+    ],
+)
+def test_windows_across_chunk_rows_in_every_layout(tmp_path, dtype, planes, axes, file_dtype):
+    videos = [make_video(dtype, frames=37, planes=planes, seed=s) for s in (20, 21)]
+    chunks = tuple(5 if a == "t" else 1 if a == "c" else {"y": ROWS, "x": COLUMNS, "z": planes}[a] for a in axes)
+    channels = videos if "c" in axes else videos[:1]
+    path = write_video_file(
+        tmp_path / "layout.h5", channels, axes=axes, file_dtype=file_dtype, chunks=chunks, compression="gzip"
+    )
+    truth = videos[1] if "c" in axes else videos[0]
+    rng = np.random.default_rng(1)
+    with Hdf5ImagingExtractor(path, channel=1 if "c" in axes else 0) as video:
+        assert video._by_rows
+        for _ in range(25):
+            start = int(rng.integers(0, 37))
+            end = int(rng.integers(start, 38))
+            np.testing.assert_array_equal(video.get_series(start, end), truth[start:end])
+        picks = rng.integers(0, 37, 30)
+        np.testing.assert_array_equal(video.get_samples(picks), truth[picks])
