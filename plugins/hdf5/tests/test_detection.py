@@ -61,6 +61,8 @@ def test_caiman_like_file_with_a_movie_is_declined(tmp_path):
         handle["estimates/movie"] = make_video("f4")
     level, reason = _verdict(path)
     assert level is SupportLevel.NO and "CaImAn" in reason
+    with pytest.raises(roicore.errors.CorruptFileError, match=r"results\.hdf5 is a CaImAn result"):
+        roicore.open(path, reader="hdf5")
 
 
 def test_several_candidates_are_a_maybe_and_opening_lists_them(tmp_path):
