@@ -18,14 +18,26 @@ from roicore.errors import CorruptFileError, RoicoreError, UnsupportedFeatureErr
 
 from roicore_hdf5.layout import find_candidates, foreign_layout
 
-__all__ = ["DatasetNotFoundError", "NeedsArgumentError", "h5_errors", "open_file", "choose_dataset", "check_filters"]
+__all__ = ["NotInFileError", "DatasetNotFoundError", "ChannelNotFoundError", "NeedsArgumentError", "h5_errors", "open_file", "choose_dataset", "check_filters"]
 
 
-class DatasetNotFoundError(CorruptFileError, KeyError):
-    """The dataset named by ``dataset=`` is not in the file (a CorruptFileError and a KeyError)."""
+class NotInFileError(CorruptFileError, KeyError):
+    """Something named by a reader argument is not in the file (a CorruptFileError and a KeyError).
+
+    A CorruptFileError because a damaged file loses what a good one holds; a KeyError because the
+    name may simply be wrong.
+    """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class DatasetNotFoundError(NotInFileError):
+    """The dataset named by ``dataset=`` is not in the file."""
+
+
+class ChannelNotFoundError(NotInFileError):
+    """The channel named by ``channel=`` is not among the dataset's channel names."""
 
 
 class NeedsArgumentError(RoicoreError, ValueError):

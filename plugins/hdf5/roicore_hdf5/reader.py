@@ -31,7 +31,7 @@ from roicore.errors import CorruptFileError
 from roicore.imaging import ImagingExtractor
 
 from roicore_hdf5.layout import channel_names, check_axes, check_rate, label_axes, read_rate
-from roicore_hdf5.opening import NeedsArgumentError, check_filters, choose_dataset, h5_errors, open_file
+from roicore_hdf5.opening import ChannelNotFoundError, NeedsArgumentError, check_filters, choose_dataset, h5_errors, open_file
 
 __all__ = ["Hdf5ImagingExtractor", "ROW_CACHE_BYTES"]
 
@@ -52,7 +52,7 @@ def _resolve_channel(channel: Any, count: int, names: tuple[str, ...] | None, pa
     if isinstance(channel, str):
         if not names or channel not in names:
             available = list(names) if names else "none (the dataset does not name its channels)"
-            raise KeyError(f"{path}: no channel named {channel!r}; channel names: {available}")
+            raise ChannelNotFoundError(f"{path}: no channel named {channel!r}; channel names: {available}", path=path)
         return names.index(channel)
     if isinstance(channel, (bool, np.bool_)):
         raise TypeError(f"channel must be an integer index or a channel name, not a bool ({channel!r})")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import roicore
+from roicore_hdf5.opening import ChannelNotFoundError
 from roicore_hdf5.reader import Hdf5ImagingExtractor
 from roicore_hdf5.samples import COLUMNS, MARKER, ROWS, make_video, write_video_file
 
@@ -64,8 +65,9 @@ def test_channel_errors(samples):
     path = samples["int32-ctyx-green"].path
     with pytest.raises(IndexError, match=r"channel=3 is out of range: the dataset has 3 channel"):
         roicore.open(path, channel=3)
-    with pytest.raises(KeyError, match=r"no channel named 'violet'.*\['red', 'green', 'blue'\]"):
+    with pytest.raises(ChannelNotFoundError, match=r"no channel named 'violet'.*\['red', 'green', 'blue'\]") as caught:
         roicore.open(path, channel="violet")
+    assert isinstance(caught.value, KeyError) and caught.value.path == str(path)
     with pytest.raises(TypeError, match="not a bool"):
         roicore.open(path, channel=True)
     with pytest.raises(IndexError, match="no channel axis"):
