@@ -734,10 +734,11 @@ class SegmentationExtractor(BaseExtractor):
         background = self.get_num_background_components()
         extra = f" (+{background} background)" if background else ""
         names = ", ".join(self.get_trace_names()) or "none"
-        rate = float(self.get_sampling_frequency())
+        fs = self.get_sampling_frequency()
+        rate = "an unknown rate" if fs is None else f"{fs:g} Hz"
         return (
             f"{self.get_num_rois()} ROIs{extra} on a {rows} x {cols} frame, "
-            f"{self.get_num_samples()} samples at {rate:g} Hz, traces: {names}"
+            f"{self.get_num_samples()} samples at {rate}, traces: {names}"
         )
 
 
@@ -755,7 +756,7 @@ class _SegmentationView(SegmentationExtractor):
     def get_num_samples(self) -> int:
         return self._parent.get_num_samples()
 
-    def get_sampling_frequency(self) -> float:
+    def get_sampling_frequency(self) -> float | None:
         return self._parent.get_sampling_frequency()
 
     def get_trace_names(self) -> list[str]:
@@ -777,7 +778,7 @@ class _SegmentationView(SegmentationExtractor):
         return self._parent.get_native_timestamps(start, end)
 
     def _fallback_timestamps(self, start: int, end: int) -> np.ndarray:
-        return self._parent.get_timestamps(start, end)
+        return self._view_timestamps(self._parent, start, end, 0)
 
     def has_time_vector(self) -> bool:
         return self._times is not None or self._parent.has_time_vector()
@@ -812,7 +813,7 @@ class RoiSubsetSegmentationExtractor(_SegmentationView):
         # a subset of a plain subset reads from the root
         if (
             isinstance(parent, RoiSubsetSegmentationExtractor)
-            and parent._times is None
+            and parent._times is None and parent._fs_override is None
             and not parent._own_properties()
         ):
             positions = parent._parent_positions[positions]
@@ -871,7 +872,7 @@ class SampleSlicedSegmentationExtractor(_SegmentationView):
         start, end = _resolve_range(start_sample, end_sample, parent.get_num_samples())
         if (
             isinstance(parent, SampleSlicedSegmentationExtractor)
-            and parent._times is None
+            and parent._times is None and parent._fs_override is None
             and not parent._own_properties()
         ):
             start, end = start + parent._start, end + parent._start
@@ -899,7 +900,7 @@ class SampleSlicedSegmentationExtractor(_SegmentationView):
         return self._parent.get_native_timestamps(start + self._start, end + self._start)
 
     def _fallback_timestamps(self, start: int, end: int) -> np.ndarray:
-        return self._parent.get_timestamps(start + self._start, end + self._start)
+        return self._view_timestamps(self._parent, start, end, self._start)
 
     def _describe(self) -> str:
         return (

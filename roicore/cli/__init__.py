@@ -41,8 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``roicore`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from roicore.errors import cli_syntax
+
     try:
-        return int(args.func(args) or 0)
+        with cli_syntax():  # hints in errors read "--option KEY=VALUE", not Python keywords
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("roicore: interrupted", file=sys.stderr)
         return 130

@@ -22,6 +22,14 @@ class KnownFormat:
     suffixes: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
     hint: str = ""
+    #: the hint in command-line syntax, when it differs (see roicore.errors.cli_syntax)
+    cli_hint: str = ""
+
+    def hint_text(self) -> str:
+        """The hint in the caller's syntax."""
+        from roicore.errors import cli_syntax_active
+
+        return self.cli_hint if self.cli_hint and cli_syntax_active() else self.hint
 
     def matches(self, filename: str) -> bool:
         lowered = filename.lower()
@@ -36,7 +44,12 @@ KNOWN_FORMATS: tuple[KnownFormat, ...] = (
         hint=(
             "a headerless raw video says nothing about its shape: write a sidecar JSON next to it "
             "(see the roicore-memmap docs), or open it explicitly with "
-            "roicore.open(path, reader='memmap', structure=..., dtype=..., sampling_frequency=...)"
+            "roicore.open(path, reader='memmap', structure=..., dtype=...)"
+        ),
+        cli_hint=(
+            "a headerless raw video says nothing about its shape: write a sidecar JSON next to it "
+            "(see the roicore-memmap docs), or give its layout with --reader memmap "
+            "--option structure='{\"rows\": 128, \"columns\": 256, \"axes\": \"tyx\"}' --option dtype='\"<u2\"'"
         ),
     ),
     KnownFormat("NumPy array video", "roicore-memmap", suffixes=(".npy",)),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
-from roicore.errors import UnsupportedFeatureError
+from roicore.errors import UnknownSamplingFrequencyError, UnsupportedFeatureError
 from roicore.testing.checks import NotApplicable, check
 from roicore.testing.compare import expect, expect_equal_arrays
 
@@ -66,9 +67,12 @@ def metadata(case):
     expect(isinstance(x.get_dtype(), np.dtype), f"get_dtype() returned {type(x.get_dtype()).__name__}, not numpy.dtype")
     expect(x.get_dtype() == truth.series.dtype, f"get_dtype() is {x.get_dtype()}, expected {truth.series.dtype}")
     fs = x.get_sampling_frequency()
-    expect(isinstance(fs, (float, np.floating)), f"get_sampling_frequency() returned {type(fs).__name__}, not float")
-    expect(math.isfinite(fs) and fs > 0, f"sampling frequency {fs} is not finite and positive")
-    expect(math.isclose(fs, truth.sampling_frequency, rel_tol=1e-9), f"sampling frequency {fs}, expected {truth.sampling_frequency}")
+    if truth.sampling_frequency is None:  # the file stores no rate: the reader must not invent one
+        expect(fs is None, f"get_sampling_frequency() is {fs!r}, expected None (the sample stores no rate)")
+    else:
+        expect(isinstance(fs, (float, np.floating)), f"get_sampling_frequency() returned {type(fs).__name__}, not float")
+        expect(math.isfinite(fs) and fs > 0, f"sampling frequency {fs} is not finite and positive")
+        expect(math.isclose(fs, truth.sampling_frequency, rel_tol=1e-9), f"sampling frequency {fs}, expected {truth.sampling_frequency}")
     expect(x.shape == truth.series.shape and len(x) == n and x.ndim == truth.series.ndim,
            f"array protocol: shape {x.shape}, len {len(x)}, ndim {x.ndim}; expected shape {truth.series.shape}")
 
@@ -201,6 +205,16 @@ def timestamps(case):
     """Timestamps: length n, increasing, arange(n)/fs or the native ones; windows and slices agree."""
     x, truth = case.extractor, case.truth
     n = len(truth.series)
+    if truth.timestamps is None and truth.sampling_frequency is None:
+        x = x.slice_samples()  # a view: the rate set below must not leak into later checks
+        try:
+            x.get_timestamps()
+            raised = False
+        except UnknownSamplingFrequencyError:
+            raised = True
+        expect(raised, "get_timestamps() without a rate must raise UnknownSamplingFrequencyError")
+        x.set_sampling_frequency(1.0)
+        truth = dataclasses.replace(truth, sampling_frequency=1.0)
     times = x.get_timestamps()
     expected = truth.timestamps if truth.timestamps is not None else np.arange(n) / truth.sampling_frequency
     expect_equal_arrays(times.astype(np.float64), np.asarray(expected, dtype=np.float64), "get_timestamps()", rtol=1e-9, check_dtype=False)

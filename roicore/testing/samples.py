@@ -30,14 +30,14 @@ class ImagingTruth:
     ----------
     series : ndarray
         The full video, ``(time, rows, columns[, planes])``, in the dtype the reader must return.
-    sampling_frequency : float
-        In Hz.
+    sampling_frequency : float or None
+        In Hz; None when the sample stores no rate (the reader must then return None).
     timestamps : ndarray, optional
         Native timestamps in seconds, when the format stores them.
     """
 
     series: np.ndarray
-    sampling_frequency: float
+    sampling_frequency: float | None
     timestamps: np.ndarray | None = None
 
     @property
@@ -57,7 +57,8 @@ class SegmentationTruth:
         ``(rows, columns, n_rois)`` float weights.
     traces : dict of str to ndarray
         Trace name -> ``(time, n_rois)``; exactly the names that must exist (besides "background").
-    sampling_frequency : float
+    sampling_frequency : float or None
+        None when the sample stores no rate.
     num_samples : int
     images : dict of str to ndarray
         Summary images by name; exactly the names that must exist.
@@ -77,7 +78,7 @@ class SegmentationTruth:
     roi_ids: list[Any]
     image_masks: np.ndarray
     traces: dict[str, np.ndarray]
-    sampling_frequency: float
+    sampling_frequency: float | None
     num_samples: int
     images: dict[str, np.ndarray] = field(default_factory=dict)
     background_ids: list[Any] = field(default_factory=list)

@@ -74,7 +74,7 @@ class CaimanContents:
     ----------
     frame_shape : tuple of int
         ``(rows, columns)`` = CaImAn's ``dims``.
-    sampling_frequency : float
+    sampling_frequency : float or None
     num_components : int
         K, the number of spatial footprints in ``estimates/A``.
     num_samples : int
@@ -108,7 +108,7 @@ class CaimanContents:
     """
 
     frame_shape: tuple[int, int]
-    sampling_frequency: float
+    sampling_frequency: float | None
     num_components: int
     num_samples: int
     footprints: SparseGroupInfo | h5py.Dataset
@@ -156,7 +156,8 @@ def _dims(handle: h5py.File, estimates: h5py.Group, path: str) -> tuple[int, int
     return dims[0], dims[1]
 
 
-def _rate(handle: h5py.File, path: str, override: float | None) -> float:
+def _rate(handle: h5py.File, path: str, override: float | None) -> float | None:
+    """The override, else ``params/data/fr``; None when the file has none (missing or NoneType)."""
     if override is not None:
         return override
     params = _group(handle, "params")
@@ -168,10 +169,7 @@ def _rate(handle: h5py.File, path: str, override: float | None) -> float:
             if not math.isfinite(rate) or rate <= 0:
                 raise corrupt(node, f"the frame rate must be a finite number > 0, got {rate}")
             return rate
-    raise corrupt(
-        path,
-        "no frame rate: params/data/fr is missing or NoneType; pass sampling_frequency=... to the reader",
-    )
+    return None
 
 
 def _footprints(estimates: h5py.Group, pixels: int, rows: int, columns: int) -> tuple[Any, int]:

@@ -219,7 +219,7 @@ class CaimanSegmentationExtractor(SegmentationExtractor):
     def get_num_samples(self) -> int:
         return self._contents.num_samples
 
-    def get_sampling_frequency(self) -> float:
+    def get_sampling_frequency(self) -> float | None:
         return self._contents.sampling_frequency
 
     def get_trace_names(self) -> list[str]:

@@ -187,7 +187,8 @@ def write_caiman(
     background_ids = list(extractor.get_background_ids())
     count, num_background = len(roi_ids), len(background_ids)
     num_samples = int(extractor.get_num_samples())
-    rate = float(extractor.get_sampling_frequency())
+    # CaImAn's own params need fr (its CNMFParams default is 30 Hz): never write a guess
+    rate = extractor.require_sampling_frequency("writing CaImAn's params/data/fr")
     plan = _TracePlan(list(extractor.get_trace_names()))
     properties = {key: extractor.get_property(key) for key in extractor.get_property_keys()}
     images = extractor.get_images_dict()

@@ -29,15 +29,16 @@ class CaimanMmapImagingExtractor(MappedImagingExtractor):
     ----------
     file_path : str or path-like
         A file named ``<base>_d1_<rows>_d2_<columns>_d3_<planes>_order_<C|F>_frames_<T>_.mmap``.
-    sampling_frequency : float
-        In Hz; required, because CaImAn does not store the frame rate in the file.
+    sampling_frequency : float, optional
+        In Hz. CaImAn does not store the frame rate in the file: without it the
+        rate is unknown (None).
     channel : int
         Must be 0: a CaImAn memmap holds one channel.
 
     Raises
     ------
     ValueError
-        The name does not follow the convention, or no sampling frequency.
+        The name does not follow the convention.
     CorruptFileError
         The file size differs from what the name declares.
     UnsupportedFeatureError
@@ -62,10 +63,6 @@ class CaimanMmapImagingExtractor(MappedImagingExtractor):
                 f"{path}: the name does not follow CaImAn's convention "
                 "<base>_d1_<rows>_d2_<columns>_d3_<planes>_order_<C|F>_frames_<T>_.mmap, "
                 "which is the only description of a CaImAn memmap's layout"
-            )
-        if sampling_frequency is None:
-            raise ValueError(
-                f"{path}: CaImAn memmaps do not store the frame rate: pass sampling_frequency=... (Hz)"
             )
         size = os.stat(path).st_size
         if size != name.data_bytes:

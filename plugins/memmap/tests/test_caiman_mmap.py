@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import roicore
-from roicore.errors import CorruptFileError, UnsupportedFeatureError
+from roicore.errors import UnknownSamplingFrequencyError, CorruptFileError, UnsupportedFeatureError
 from roicore_memmap.caiman_mmap import CaimanMmapImagingExtractor
 from roicore_memmap.caiman_name import parse_caiman_name
 from roicore_memmap.samples import make_video, write_caiman_mmap
@@ -78,8 +78,10 @@ def test_size_mismatch_is_corrupt(tmp_path: Path, delta: int) -> None:
 
 def test_arguments(tmp_path: Path) -> None:
     path = write_caiman_mmap(tmp_path, "Yr", make_video("f4"), "F")
-    with pytest.raises(ValueError, match="sampling_frequency"):
-        CaimanMmapImagingExtractor(path)
+    with CaimanMmapImagingExtractor(path) as unknown:  # CaImAn stores no rate: unknown, not an error
+        assert unknown.get_sampling_frequency() is None
+        with pytest.raises(UnknownSamplingFrequencyError, match=path.name):
+            unknown.get_timestamps()
     with pytest.raises(UnsupportedFeatureError, match="one channel"):
         CaimanMmapImagingExtractor(path, 1.0, channel=1)
     other = tmp_path / "plain.mmap"
