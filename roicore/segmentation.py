@@ -27,6 +27,7 @@ from roicore._base import (
     _owned,
     _resolve_range,
 )
+from roicore._roiextractors_compat import SegmentationCompat, keyword_alias
 from roicore.errors import UnsupportedFeatureError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -328,7 +329,7 @@ def _id_list(ids: Any, what: str) -> list[Any]:
     return list(ids)
 
 
-class SegmentationExtractor(BaseExtractor):
+class SegmentationExtractor(SegmentationCompat, BaseExtractor):
     """Base class of every segmentation extractor.
 
     Readers implement :meth:`get_roi_ids`, :meth:`get_frame_shape`,
@@ -341,6 +342,11 @@ class SegmentationExtractor(BaseExtractor):
 
     ROI ids and background ids are separate sets: background components are
     never listed among the ROIs; their traces are ``name="background"``.
+
+    roiextractors 0.10's names work too (``get_traces(start_frame=, end_frame=)``,
+    ``get_property(key, ids=)``, ``set_property(..., ids=, description=)``,
+    ``get_property_info``, ``get_roi_locations``), so neuroconv's ophys writers
+    accept roicore extractors (see :mod:`roicore._roiextractors_compat`).
     """
 
     _masks_cache: RoiMasks | None = None
@@ -553,6 +559,9 @@ class SegmentationExtractor(BaseExtractor):
         start_sample: int | None = None,
         end_sample: int | None = None,
         name: str = "raw",
+        *,
+        start_frame: int | None = None,
+        end_frame: int | None = None,
     ) -> np.ndarray:
         """Traces ``(time, n)`` of ``roi_ids`` over ``[start_sample, end_sample)``.
 
@@ -567,6 +576,8 @@ class SegmentationExtractor(BaseExtractor):
             ``0 <= start_sample <= end_sample <= num_samples``.
         name : str
             One of :meth:`get_trace_names`.
+        start_frame, end_frame : int or None
+            roiextractors' names of ``start_sample`` and ``end_sample``.
 
         Returns
         -------
@@ -580,6 +591,8 @@ class SegmentationExtractor(BaseExtractor):
         IndexError
             The sample range is out of bounds.
         """
+        start_sample = keyword_alias(start_sample, start_frame, "start_sample", "start_frame")
+        end_sample = keyword_alias(end_sample, end_frame, "end_sample", "end_frame")
         names = list(self.get_trace_names())
         if name not in names:
             raise KeyError(
@@ -595,8 +608,8 @@ class SegmentationExtractor(BaseExtractor):
 
     # -- images -----------------------------------------------------------------
 
-    def get_image(self, name: str) -> np.ndarray:
-        """The summary image ``name`` as a new array.
+    def get_image(self, name: str = "correlation") -> np.ndarray:
+        """The summary image ``name`` (``"correlation"`` by default, as in roiextractors) as a new array.
 
         Raises
         ------
@@ -625,9 +638,12 @@ class SegmentationExtractor(BaseExtractor):
     def _pickle_state(self) -> dict[str, Any]:
         state = super()._pickle_state()
         state["_properties"] = self.__dict__.get("_properties")
+        state["_property_descriptions"] = self.__dict__.get("_property_descriptions")
         return state
 
-    def set_property(self, key: str, values: Any, roi_ids: Any = None) -> None:
+    def set_property(
+        self, key: str, values: Any, roi_ids: Any = None, *, ids: Any = None, description: str | None = None
+    ) -> None:
         """Set a per-ROI property, e.g. ``"is_accepted"`` (bool).
 
         Parameters
@@ -638,6 +654,11 @@ class SegmentationExtractor(BaseExtractor):
         roi_ids : list, optional
             The ROIs ``values`` belong to; all ROIs in id order by default. A
             subset updates an existing property; a new property needs every ROI.
+        ids : list, optional
+            roiextractors' name of ``roi_ids``.
+        description : str, optional
+            What the property means (returned by ``get_property_info``); kept
+            from an earlier call when not given.
 
         Raises
         ------
@@ -646,8 +667,11 @@ class SegmentationExtractor(BaseExtractor):
         KeyError
             An unknown ROI id.
         """
+        roi_ids = keyword_alias(roi_ids, ids, "roi_ids", "ids")
         if not isinstance(key, str):
             raise TypeError(f"property keys must be str, not {type(key).__name__}")
+        if description is not None and not isinstance(description, str):
+            raise TypeError(f"description must be a str, not {type(description).__name__}")
         arr = np.array(values, copy=True)
         if arr.ndim == 0:
             raise ValueError(f"property {key!r} needs one value per ROI, got a scalar")
@@ -679,15 +703,23 @@ class SegmentationExtractor(BaseExtractor):
                 f"got {positions.size}"
             )
         self._own_properties()[key] = full
+        if description is not None:
+            described = self.__dict__.get("_property_descriptions")
+            if described is None:
+                described = self.__dict__["_property_descriptions"] = {}
+            described[key] = description
 
-    def get_property(self, key: str, roi_ids: Any = None) -> np.ndarray:
+    def get_property(self, key: str, roi_ids: Any = None, *, ids: Any = None) -> np.ndarray:
         """Values of property ``key`` for ``roi_ids`` (all by default), as a new array.
+
+        ``ids=`` is roiextractors' name of ``roi_ids``.
 
         Raises
         ------
         KeyError
             No such property (the message lists the keys) or unknown ROI id.
         """
+        roi_ids = keyword_alias(roi_ids, ids, "roi_ids", "ids")
         store = self._property_store()
         if key not in store:
             raise KeyError(
