@@ -56,6 +56,69 @@ def _check_frame_shape(frame_shape: Any) -> tuple[int, int]:
     return (int(values[0]), int(values[1]))
 
 
+#: elements per block of the dense scan: bounds its temporaries (a few MiB) whatever the mask size
+_SCAN_BLOCK_BYTES = 1 << 23
+
+
+def _nonzero_flat(values: np.ndarray) -> np.ndarray:
+    """Flat indices of the nonzero elements of a C-contiguous array, in order (int64).
+
+    Masks are mostly zeros, so the buffer is first scanned as 64-bit words,
+    which skips eight bool (or four uint16) zero elements per comparison;
+    only the words that hold something are looked at element by element. The
+    scan runs in blocks, so no temporary is larger than a few MiB.
+    """
+    flat = values.reshape(-1)
+    itemsize = flat.dtype.itemsize
+    per_word = 8 // itemsize if itemsize <= 8 and 8 % itemsize == 0 else 0
+    if per_word == 0 or flat.size < per_word:
+        return np.flatnonzero(flat).astype(np.int64)
+    whole = flat.size - flat.size % per_word
+    words = flat[:whole].view(np.uint64)
+    found = []
+    step = max(1, _SCAN_BLOCK_BYTES // 8)
+    for begin in range(0, words.size, step):
+        # "!= 0" first: numpy's nonzero is several times faster on bools than on 64-bit words
+        touched = np.flatnonzero(words[begin : begin + step] != 0)
+        if touched.size == 0:
+            continue
+        touched += begin
+        # the elements of the touched words; "!= 0" also drops -0.0, whose bits are not all zero
+        candidates = (touched[:, None] * per_word + np.arange(per_word)).reshape(-1)
+        found.append(candidates[flat[candidates] != 0])
+    tail = np.flatnonzero(flat[whole:]) + whole
+    if tail.size:
+        found.append(tail)
+    return np.concatenate(found).astype(np.int64, copy=False) if found else np.empty(0, np.int64)
+
+
+def _dense_to_csc(dense: np.ndarray) -> sparse.csc_matrix:
+    """CSC float64 of a 2-D ``(pixels, rois)`` numeric array without a dense float copy.
+
+    The nonzero elements are found in C order, which is CSR order of the
+    matrix; the CSR is assembled directly and converted (``O(nnz)``).
+    """
+    from scipy import sparse
+
+    values = np.ascontiguousarray(dense)
+    if values.dtype == np.bool_:
+        values = values.view(np.uint8)
+    pixels, count = values.shape
+    where = _nonzero_flat(values)
+    if count:
+        rows, cols = np.divmod(where, count)
+    else:
+        rows = cols = where
+    data = np.ones(where.size) if dense.dtype == np.bool_ else values.reshape(-1)[where].astype(np.float64)
+    indptr = np.zeros(pixels + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=pixels), out=indptr[1:])
+    index_type = np.int32 if max(where.size, pixels, count) < np.iinfo(np.int32).max else np.int64
+    csr = sparse.csr_matrix(
+        (data, cols.astype(index_type), indptr.astype(index_type)), shape=(pixels, count)
+    )
+    return csr.tocsc()
+
+
 class RoiMasks:
     """The masks of a set of ROIs as one sparse matrix.
 
@@ -108,7 +171,7 @@ class RoiMasks:
                 )
             if dense.dtype.kind not in "biuf":
                 raise ValueError(f"matrix must hold numbers, not {dense.dtype}")
-            csc = sparse.csc_matrix(dense.astype(np.float64, copy=False))
+            csc = _dense_to_csc(dense)
         if csc.shape[0] != shape[0] * shape[1]:
             raise ValueError(
                 f"matrix has {csc.shape[0]} rows but a {shape[0]} x {shape[1]} frame "
