@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakeplugins import make_plugin, run_python
+from fakeplugins import make_plugin, run_process, run_python
 
 LIST_PLUGINS = """
 import json, roicore
@@ -50,6 +50,24 @@ print(json.dumps(records))"""))
     assert records["fake-badspec"]["status"] == "hook-error"
     assert "lowercase identifier" in records["fake-badspec"]["errors"][0]
     assert records["opened"] == {"reader": "fake-good", "plugin": "fake-good", "shape": [4, 2, 3]}
+
+
+def test_a_plugin_built_for_another_core_is_reported_and_not_imported(site):
+    import roicore
+
+    make_plugin(site, "fake-current", magic=b"CURR", requires=("numpy>=1.24", f"roicore>={roicore.__version__},<9"))
+    # imported, this entry module would fail loudly: the status must come from the metadata alone
+    make_plugin(site, "fake-old", magic=b"OLDC", requires=("roicore>=0.1,<0.2", "roicore[plot]>=9; extra == 'test'"),
+                entry_source="raise RuntimeError('imported although built for another core')\n")
+    records = run_python(site, LIST_PLUGINS)
+    assert records["fake-current"]["status"] == "active"
+    old = records["fake-old"]
+    assert old["status"] == "incompatible-core" and old["ids"] == []
+    (error,) = old["errors"]
+    assert f"built for roicore >=0.1,<0.2, but roicore {roicore.__version__} is running" in error
+    assert "pip install --upgrade fake-old" in error and "imported although" not in error
+    done = run_process(site, ["-m", "roicore", "plugins"])
+    assert "fake-old 1.0: incompatible-core" in done.stdout and "built for roicore >=0.1,<0.2" in done.stdout
 
 
 def test_duplicate_ids_conflict_and_stay_usable_by_qualified_id(site):
