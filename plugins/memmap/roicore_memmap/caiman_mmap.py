@@ -12,7 +12,7 @@ from pathlib import Path
 from roicore.errors import CorruptFileError, UnsupportedFeatureError
 
 from roicore_memmap.caiman_name import CAIMAN_DTYPE, parse_caiman_name
-from roicore_memmap.mapped import MappedImagingExtractor
+from roicore_memmap.mapped import MappedImagingExtractor, refuse_folder
 from roicore_memmap.structure import VideoStructure
 
 __all__ = ["CaimanMmapImagingExtractor"]
@@ -55,6 +55,7 @@ class CaimanMmapImagingExtractor(MappedImagingExtractor):
         path = Path(os.fspath(file_path))
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
+        refuse_folder(path, "a CaImAn .mmap file")
         if channel != 0 or isinstance(channel, bool):
             raise UnsupportedFeatureError(f"{path}: a CaImAn memmap holds one channel; channel={channel!r} cannot be read")
         name = parse_caiman_name(path.name)

@@ -111,6 +111,15 @@ def count_frames(
     return whole
 
 
+def refuse_folder(path: Path, what: str) -> None:
+    """CorruptFileError when ``path`` is a folder: these readers read one file (``what``)."""
+    if path.is_dir():
+        raise CorruptFileError(
+            f"{path} is a folder, not {what}; give the path of the file itself",
+            path=path,
+        )
+
+
 def resolve_channel(channel: Any, channels: int, names: tuple[str, ...] | None, path: Path) -> int:
     """The index of the channel to read.
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from roicore.errors import CorruptFileError, cli_syntax_active, option_hint
 
-from roicore_memmap.mapped import MappedImagingExtractor, count_frames, resolve_channel
+from roicore_memmap.mapped import MappedImagingExtractor, count_frames, refuse_folder, resolve_channel
 from roicore_memmap.sidecar import NPY_FORMAT, SIDECAR_SUFFIX, Sidecar, read_sidecar, sidecar_path_for
 from roicore_memmap.sniff import explicit_open_hint
 from roicore_memmap.structure import VideoStructure
@@ -117,6 +117,7 @@ class RawImagingExtractor(MappedImagingExtractor):
         path = Path(os.fspath(file_path))
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
+        refuse_folder(path, "a raw video file (or its sidecar .json)")
         channel_names: tuple[str, ...] | None = None
         description: str | None = None  # the sidecar's name, for messages about the data
         if structure is None:
