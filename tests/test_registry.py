@@ -182,3 +182,31 @@ print(json.dumps({"good": good.chosen, "rule": good.rule, "partial": partial.cho
     assert result["good"] == "fake-folder:fake-folder"
     assert "markers" in result["rule"]
     assert result["partial"] is None
+
+
+def test_known_format_hints_name_the_plugin_to_install():
+    from roicore.registry.known import known_formats_for
+
+    expected = {
+        "movie.tif": {"roicore-tiff"}, "STACK.TIFF": {"roicore-tiff"}, "session.nwb": {"roicore-nwb"},
+        "video.h5": {"roicore-caiman", "roicore-hdf5"}, "results.hdf5": {"roicore-caiman", "roicore-hdf5"},
+        "suite2p": {"roicore-suite2p"}, "plane0": {"roicore-suite2p"}, "stat.npy": {"roicore-suite2p", "roicore-memmap"},
+        "data.bin": {"roicore-suite2p", "roicore-memmap"}, "movie.bin": {"roicore-memmap"}, "notes.txt": set(),
+    }
+    for name, plugins in expected.items():
+        assert {known.plugin for known in known_formats_for(name)} == plugins, name
+
+
+def test_no_reader_error_names_the_missing_plugin(site):
+    (site / "session.nwb").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    records = run_python(site, """
+import json, roicore
+try:
+    roicore.open("session.nwb")
+except roicore.errors.NoReaderFoundError as exc:
+    print(json.dumps({"message": str(exc), "installed": [r.name for r in roicore.plugins()]}))
+""")
+    if "roicore-nwb" in records["installed"]:
+        pytest.skip("roicore-nwb is installed here, so no hint is needed")
+    assert "looks like a Neurodata Without Borders (NWB) file: install its reader with pip install roicore-nwb" \
+        in records["message"]

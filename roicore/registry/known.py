@@ -55,6 +55,17 @@ KNOWN_FORMATS: tuple[KnownFormat, ...] = (
     KnownFormat("NumPy array video", "roicore-memmap", suffixes=(".npy",)),
     KnownFormat("CaImAn memory-mapped video", "roicore-memmap", patterns=("*_d1_*_d2_*_d3_*_order_*_frames_*.mmap",)),
     KnownFormat("CaImAn CNMF results (HDF5)", "roicore-caiman", suffixes=(".hdf5", ".h5")),
+    KnownFormat("video stored as an HDF5 dataset", "roicore-hdf5", suffixes=(".hdf5", ".h5")),
+    KnownFormat("TIFF video", "roicore-tiff", suffixes=(".tif", ".tiff")),
+    KnownFormat("Neurodata Without Borders (NWB) file", "roicore-nwb", suffixes=(".nwb",)),
+    KnownFormat(
+        "suite2p output",
+        "roicore-suite2p",
+        # a suite2p folder, its plane folders, and the files in them
+        patterns=("suite2p", "plane[0-9]*", "data.bin", "data_raw.bin", "stat.npy", "ops.npy", "iscell.npy",
+                  "f.npy", "fneu.npy", "spks.npy"),
+        hint="suite2p results are read from a plane folder: open the folder itself (e.g. suite2p/plane0)",
+    ),
 )
 
 
