@@ -98,6 +98,9 @@ def describe(extractor: Any) -> list[str]:
     else:
         lines.append(f"rate:       {fs:g} Hz")
     lines.append(f"duration:   {n / fs:.3f} s" if fs else "duration:   unknown")
+    origin = getattr(extractor, "origin_note", None)
+    if origin:
+        lines.append(f"origin:     {origin}")
     if source is not None:
         version = f" {source.version}" if source.version else ""
         lines.append(f"read by:    {source.plugin}{version}, reader {source.reader!r}")

@@ -23,6 +23,7 @@ background ``f`` (over background ids) (nb, T)
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -105,6 +106,11 @@ class CaimanContents:
     extra_images : dict of str to h5py.Dataset
     notes : list of str
         Fields that were present but ignored, and why.
+    provenance : dict or None
+        What roicore's writer recorded about a computed source (``/roicore.provenance``,
+        e.g. an extraction's method and options), else None.
+    raw_as_c : bool
+        ``estimates/C`` holds raw traces written by roicore (the source had no denoised ones).
     """
 
     frame_shape: tuple[int, int]
@@ -125,6 +131,8 @@ class CaimanContents:
     extra_properties: dict[str, np.ndarray] = field(default_factory=dict)
     extra_images: dict[str, h5py.Dataset] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None
+    raw_as_c: bool = False
 
 
 def _group(parent: h5py.Group, name: str) -> h5py.Group | None:
@@ -348,6 +356,16 @@ def _extras(
     state, node = member(group, "synthesized")
     if state == DATASET:
         synthesized = set(read_text_list(node))
+    text = group.attrs.get("provenance")
+    if text is not None:
+        try:
+            provenance = json.loads(text.decode() if isinstance(text, bytes) else str(text))
+        except ValueError:
+            provenance = None
+        if isinstance(provenance, dict):
+            contents.provenance = provenance
+        else:
+            notes.append(f"{EXTRAS_GROUP}.provenance ignored: not a JSON object")
     properties = _group(group, "properties")
     if properties is not None:
         for key in properties:
@@ -474,6 +492,7 @@ def parse(handle: h5py.File, path: str, sampling_frequency: float | None = None)
         notes=notes,
     )
     synthesized, extra_traces = _extras(handle, contents, count, (rows, columns))
+    contents.raw_as_c = "C" in synthesized
 
     c, yra = fields["C"], fields["YrA"]
     if c is not None and yra is not None:
