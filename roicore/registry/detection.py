@@ -447,8 +447,11 @@ def open(  # noqa: A001 - the public name is roicore.open, by design
 
     Parameters
     ----------
-    path : str or path-like
-        A file or a folder.
+    path : str or path-like, or a list of them
+        A file or a folder. A list of paths, or a glob pattern (``"run*.tif"``,
+        when no file has that very name), opens each with the same arguments and
+        concatenates the videos in time, in the order given (a pattern's matches
+        sorted by name); see :func:`roicore.concatenate`.
     reader : str, optional
         A reader id (``"memmap"``) or qualified id (``"roicore-memmap:memmap"``):
         used as given, with no detection and no silent fallback.
@@ -475,6 +478,10 @@ def open(  # noqa: A001 - the public name is roicore.open, by design
     """
     if kind is not None and kind not in ("imaging", "segmentation"):
         raise ValueError(f"kind must be 'imaging' or 'segmentation', not {kind!r}")
+    from roicore.combine import is_many, open_many
+
+    if is_many(path):
+        return open_many(path, reader=reader, kind=kind, **reader_kwargs)
     recover(path)  # first: a decided commit of a first write brings the file into existence
     resolved = _check_path(path)
     if reader is not None:
