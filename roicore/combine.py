@@ -71,7 +71,7 @@ def _same_samples(parts: list[ImagingExtractor], what: str, *, planes: bool) -> 
 
 
 class ConcatenatedImagingExtractor(ImagingExtractor):
-    """Imaging extractors back to back in time (made by :func:`concatenate`).
+    """Imaging extractors back to back in time (made by :func:`roicore.concatenate`).
 
     Sample ``i`` of part ``k`` is sample ``offset[k] + i`` here. Timestamps:
     without any time vector, ``arange(n) / fs`` over the whole; when a part
@@ -180,7 +180,7 @@ class ConcatenatedImagingExtractor(ImagingExtractor):
 
 
 class PlaneStackImagingExtractor(ImagingExtractor):
-    """Planar videos of the same field as the planes of a volume (made by :func:`stack_planes`).
+    """Planar videos of the same field as the planes of a volume (made by :func:`roicore.stack_planes`).
 
     ``x[..., k]`` is the ``k``-th video. Timestamps are the first video's.
 

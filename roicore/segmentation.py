@@ -409,7 +409,7 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
     roiextractors 0.10's names work too (``get_traces(start_frame=, end_frame=)``,
     ``get_property(key, ids=)``, ``set_property(..., ids=, description=)``,
     ``get_property_info``, ``get_roi_locations``), so neuroconv's ophys writers
-    accept roicore extractors (see :mod:`roicore._roiextractors_compat`).
+    accept roicore extractors (see ``roicore/_roiextractors_compat.py``).
     """
 
     _masks_cache: RoiMasks | None = None

@@ -265,7 +265,7 @@ def _choose_writer(extractor: Any, path: Path, format: str | None) -> Any:
 
 
 def choose_writer(kind: str, path: str | os.PathLike[str], format: str | None = None) -> Any:  # noqa: A002
-    """The writer contribution :func:`write` uses for ``kind`` data and ``path``.
+    """The writer contribution :func:`roicore.write` uses for ``kind`` data and ``path``.
 
     By ``format`` (a writer id) when given, else by the longest suffix of
     ``path`` that a writer of ``kind`` data declares (so ``.nwb`` goes to
