@@ -52,20 +52,30 @@ class PropertyInfo:
     description: str = ""
 
 
+class _Default:
+    """A class-level default that an instance attribute of the same name replaces.
+
+    Unlike a property, it has no ``__set__``: a reader ported from roiextractors
+    that assigns ``self._roi_masks`` or ``self._channel_names`` keeps working.
+    """
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        return self if instance is None else self._make()
+
+
 class SegmentationCompat:
     """roiextractors-only members of a segmentation extractor (see the module docstring)."""
 
-    @property
-    def _roi_masks(self) -> MaskStoreType:
-        # read by neuroconv _add_plane_segmentation_to_nwbfile (dict metadata): ``_roi_masks.mask_tpe``
-        # picks get_roi_pixel_masks() or get_roi_image_masks(); pixel masks are roicore's native form
-        return MaskStoreType()
+    # read by neuroconv _add_plane_segmentation_to_nwbfile (dict metadata): ``_roi_masks.mask_tpe``
+    # picks get_roi_pixel_masks() or get_roi_image_masks(); pixel masks are roicore's native form
+    _roi_masks = _Default(MaskStoreType)
 
-    @property
-    def _channel_names(self) -> list[str]:
-        # read by neuroconv get_nwb_segmentation_metadata (list metadata): the optical channel names;
-        # roiextractors' base sets this same single default, and no roicore reader has channels
-        return ["OpticalChannel"]
+    # read by neuroconv get_nwb_segmentation_metadata (list metadata): the optical channel names;
+    # roiextractors' base sets this same single default, and no roicore reader has channels
+    _channel_names = _Default(lambda: ["OpticalChannel"])
 
     def get_roi_locations(self, roi_ids: Any = None) -> np.ndarray:
         """ROI centres, ``(2, n)`` int: row and column of each mask's peak (roiextractors' definition).

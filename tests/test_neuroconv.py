@@ -259,3 +259,15 @@ def test_imaging_round_trip(tmp_path: Path) -> None:
 
         iterator = ImagingExtractorDataChunkIterator(imaging, buffer_shape=(5, 13, 11), chunk_shape=(5, 13, 11))
         np.testing.assert_array_equal(_iterated(iterator), video.transpose(0, 2, 1))
+
+
+def test_readers_may_assign_the_roiextractors_attributes_themselves() -> None:
+    """A reader ported from roiextractors sets ``self._roi_masks``/``self._channel_names``: that must work."""
+    from roicore.memory import NumpySegmentationExtractor
+
+    segmentation = NumpySegmentationExtractor(np.ones((2, 3, 1)), 5.0, traces={"raw": np.ones((4, 1))})
+    assert segmentation._roi_masks.mask_tpe == "nwb-pixel_mask" and segmentation._channel_names == ["OpticalChannel"]
+    segmentation._roi_masks = "the reader's own store"
+    segmentation._channel_names = ["GCaMP", "tdTomato"]
+    assert segmentation._roi_masks == "the reader's own store"
+    assert segmentation._channel_names == ["GCaMP", "tdTomato"]
