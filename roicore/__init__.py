@@ -34,6 +34,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "hookimpl": ("roicore.registry.hooks", "hookimpl"),
     "write": ("roicore.writing", "write"),
     "extract": ("roicore.extraction", "extract"),
+    "concatenate": ("roicore.combine", "concatenate"),
+    "stack_planes": ("roicore.combine", "stack_planes"),
     "ImagingExtractor": ("roicore.imaging", "ImagingExtractor"),
     "SegmentationExtractor": ("roicore.segmentation", "SegmentationExtractor"),
     "RoiMasks": ("roicore.segmentation", "RoiMasks"),
@@ -63,6 +65,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from roicore.combine import concatenate, stack_planes
     from roicore.extraction import extract
     from roicore.imaging import ImagingExtractor
     from roicore.memory import NumpyImagingExtractor, NumpySegmentationExtractor

@@ -12,10 +12,14 @@ This module imports numpy only.
 from __future__ import annotations
 
 import abc
+import functools
 import operator
+import os
 from typing import Any
 
 import numpy as np
+
+from roicore.errors import UnknownSamplingFrequencyError
 
 __all__ = ["BaseExtractor"]
 
@@ -164,11 +168,26 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return view
 
 
+def _rate_getter(getter: Any) -> Any:
+    """Wrap a reader's ``get_sampling_frequency``: the override first, then a float or None."""
+
+    @functools.wraps(getter)
+    def get_sampling_frequency(self: BaseExtractor) -> float | None:
+        override = self.__dict__.get("_fs_override")
+        if override is not None:
+            return override
+        value = getter(self)
+        return None if value is None else float(value)
+
+    get_sampling_frequency._roicore_rate_getter = True  # type: ignore[attr-defined]
+    return get_sampling_frequency
+
+
 class BaseExtractor(abc.ABC):
     """Lifecycle, pickling and the time API shared by every extractor.
 
     Subclasses need ``get_num_samples()`` and ``get_sampling_frequency()``
-    and may override ``get_native_timestamps(start_sample, end_sample)`` and
+    (which returns None when the source stores no rate) and may override ``get_native_timestamps(start_sample, end_sample)`` and
     the ``_close()`` hook.
 
     Pickling re-runs the constructor with the arguments it was first called
@@ -182,13 +201,25 @@ class BaseExtractor(abc.ABC):
     source : object or None
         Set by :func:`roicore.open` to a record of the plugin, its version, the
         reader id and the detection rule that produced this extractor.
+    derived_from : str, optional
+        Set on computed extractors (e.g. by :func:`roicore.extract`) to the
+        file they were computed from, so that messages about them name it.
     """
 
     _init_args: tuple[Any, ...]
     _init_kwargs: dict[str, Any]
     _times: np.ndarray | None
     _closed: bool
+    _fs_override: float | None
     source: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every reader's getter is wrapped once so that set_sampling_frequency()
+        # wins over the file's value and the result is always a float or None.
+        getter = cls.__dict__.get("get_sampling_frequency")
+        if getter is not None and not getattr(getter, "_roicore_rate_getter", False):
+            setattr(cls, "get_sampling_frequency", _rate_getter(getter))
 
     def __new__(cls, *args: Any, **kwargs: Any) -> BaseExtractor:
         self = super().__new__(cls)
@@ -197,6 +228,7 @@ class BaseExtractor(abc.ABC):
         # set here, not in __init__, so readers need not call super().__init__()
         self._times = None
         self._closed = False
+        self._fs_override = None
         self.source = None
         return self
 
@@ -209,7 +241,7 @@ class BaseExtractor(abc.ABC):
 
     def _pickle_state(self) -> dict[str, Any]:
         """The state set after construction that a pickle must carry."""
-        return {"_times": self._times, "source": self.source}
+        return {"_times": self._times, "source": self.source, "_fs_override": self._fs_override}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
@@ -260,8 +292,59 @@ class BaseExtractor(abc.ABC):
         """Number of samples (time points)."""
 
     @abc.abstractmethod
-    def get_sampling_frequency(self) -> float:
-        """Sampling frequency in Hz."""
+    def get_sampling_frequency(self) -> float | None:
+        """Sampling frequency in Hz, or None when the source stores no rate.
+
+        A rate given with :meth:`set_sampling_frequency` wins over the source's.
+        """
+
+    def set_sampling_frequency(self, sampling_frequency: float) -> None:
+        """Give the frame rate in Hz (for sources that store none, or to correct one).
+
+        It wins over the rate stored in the file; views made from this
+        extractor see it too. Pickles carry it.
+
+        Raises
+        ------
+        ValueError
+            Not a finite number > 0.
+        """
+        self._fs_override = _check_finite_positive(sampling_frequency, "sampling_frequency")
+
+    def _source_name(self) -> str:
+        """The file this extractor was opened from, else its class name (for messages)."""
+        path = getattr(self.source, "path", None)
+        if path:
+            return str(path)
+        derived = self.__dict__.get("derived_from")
+        if derived:
+            return f"{type(self).__name__} of {derived}"
+        # made without roicore.open: readers take the path first (or as file_path=/folder_path=)
+        given = self._init_args[:1] or [self._init_kwargs.get(k) for k in ("file_path", "folder_path")]
+        for value in given:
+            if isinstance(value, (str, os.PathLike)):
+                return os.fspath(value)
+        return type(self).__name__
+
+    def require_sampling_frequency(self, needed_for: str) -> float:
+        """The rate, for calls that cannot work without one (writers of formats that store a rate).
+
+        Parameters
+        ----------
+        needed_for : str
+            What needs it, for the message (e.g. ``"writing NWB's rate"``).
+
+        Raises
+        ------
+        UnknownSamplingFrequencyError
+            The rate is unknown; the message names the source and the ways to give it.
+        """
+        fs = self.get_sampling_frequency()
+        if fs is None:
+            name = self._source_name()
+            is_path = name != type(self).__name__ and not self.__dict__.get("derived_from")
+            raise UnknownSamplingFrequencyError(name, path=name if is_path else None, needed_for=needed_for)
+        return fs
 
     # -- time -------------------------------------------------------------------
 
@@ -286,9 +369,18 @@ class BaseExtractor(abc.ABC):
                     f"returned shape {times.shape}, expected ({end - start},)"
                 )
             return times
-        return np.arange(start, end, dtype=np.float64) / float(
-            self.get_sampling_frequency()
-        )
+        fs = self.require_sampling_frequency("get_timestamps()")
+        return np.arange(start, end, dtype=np.float64) / fs
+
+    def _view_timestamps(self, parent: BaseExtractor, start: int, end: int, offset: int) -> np.ndarray:
+        """Timestamps of a view whose samples are ``parent``'s from ``offset`` on.
+
+        The parent's times, unless this view was given its own rate and the
+        parent has no time vector: then ``(offset + i) / rate``.
+        """
+        if self._fs_override is not None and not parent.has_time_vector():
+            return (np.arange(start, end, dtype=np.float64) + offset) / self._fs_override
+        return parent.get_timestamps(start + offset, end + offset)
 
     def get_timestamps(
         self, start_sample: int | None = None, end_sample: int | None = None
@@ -368,6 +460,8 @@ class BaseExtractor(abc.ABC):
         n = self.get_num_samples()
         if n == 0:
             raise ValueError(f"{type(self).__name__} has no samples")
+        if self._times is None and self.get_sampling_frequency() is None and not self.has_time_vector():
+            self.require_sampling_frequency("time_to_sample_indices()")
         stamps = self.get_timestamps()
         idx = np.searchsorted(stamps, t, side="right") - 1
         idx = np.clip(idx, 0, n - 1).astype(np.int64)
@@ -380,6 +474,11 @@ class BaseExtractor(abc.ABC):
     def _describe(self) -> str:
         """Hook: a one-line summary from metadata only (never reads data)."""
         return ""
+
+    def _rate_text(self) -> str:
+        """``"30 Hz"``, or ``"rate unknown"`` (for summaries)."""
+        fs = self.get_sampling_frequency()
+        return "rate unknown" if fs is None else f"{fs:g} Hz"
 
     def __repr__(self) -> str:
         name = type(self).__name__

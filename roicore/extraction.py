@@ -88,4 +88,7 @@ def extract(imaging: Any, rois: Any, method: str = "sima", **options: Any) -> An
         raise ValueError(f"unknown extraction method {method!r}: {exc.args[0]}") from None
     masks, roi_ids = as_roi_masks(rois, imaging.get_image_shape())
     function = contribution.spec.load_method()
-    return function(imaging, masks, roi_ids=roi_ids, **options)
+    result = function(imaging, masks, roi_ids=roi_ids, **options)
+    # messages about the result (e.g. an unknown rate) then name the video it came from
+    result.derived_from = imaging._source_name()
+    return result

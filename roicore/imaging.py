@@ -430,8 +430,7 @@ class ImagingExtractor(BaseExtractor):
 
     def _describe(self) -> str:
         dims = " x ".join(str(d) for d in self.get_sample_shape())
-        rate = float(self.get_sampling_frequency())
-        return f"{self.get_num_samples()} samples x {dims}, {self.dtype}, {rate:g} Hz"
+        return f"{self.get_num_samples()} samples x {dims}, {self.dtype}, {self._rate_text()}"
 
 
 class SampleSlicedImagingExtractor(ImagingExtractor):
@@ -458,7 +457,7 @@ class SampleSlicedImagingExtractor(ImagingExtractor):
             raise TypeError(f"parent must be an ImagingExtractor, not {type(parent).__name__}")
         start, end = _resolve_range(start_sample, end_sample, parent.get_num_samples())
         # a slice of a slice reads from the root with the offsets added
-        if isinstance(parent, SampleSlicedImagingExtractor) and parent._times is None:
+        if isinstance(parent, SampleSlicedImagingExtractor) and parent._times is None and parent._fs_override is None:
             start, end = start + parent._start, end + parent._start
             parent = parent._parent
         self._parent = parent
@@ -479,7 +478,7 @@ class SampleSlicedImagingExtractor(ImagingExtractor):
     def get_num_samples(self) -> int:
         return self._end - self._start
 
-    def get_sampling_frequency(self) -> float:
+    def get_sampling_frequency(self) -> float | None:
         return self._parent.get_sampling_frequency()
 
     def get_dtype(self) -> np.dtype:
@@ -498,7 +497,7 @@ class SampleSlicedImagingExtractor(ImagingExtractor):
         return self._parent.get_native_timestamps(start + self._start, end + self._start)
 
     def _fallback_timestamps(self, start: int, end: int) -> np.ndarray:
-        return self._parent.get_timestamps(start + self._start, end + self._start)
+        return self._view_timestamps(self._parent, start, end, self._start)
 
     def has_time_vector(self) -> bool:
         return self._times is not None or self._parent.has_time_vector()
@@ -548,7 +547,7 @@ class PlaneImagingExtractor(ImagingExtractor):
     def get_num_samples(self) -> int:
         return self._parent.get_num_samples()
 
-    def get_sampling_frequency(self) -> float:
+    def get_sampling_frequency(self) -> float | None:
         return self._parent.get_sampling_frequency()
 
     def get_dtype(self) -> np.dtype:
@@ -567,7 +566,7 @@ class PlaneImagingExtractor(ImagingExtractor):
         return self._parent.get_native_timestamps(start, end)
 
     def _fallback_timestamps(self, start: int, end: int) -> np.ndarray:
-        return self._parent.get_timestamps(start, end)
+        return self._view_timestamps(self._parent, start, end, 0)
 
     def has_time_vector(self) -> bool:
         return self._times is not None or self._parent.has_time_vector()

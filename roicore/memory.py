@@ -49,6 +49,10 @@ def _load_npy(path: Path) -> np.ndarray:
     return data
 
 
+def _optional_rate(value: Any) -> float | None:
+    return None if value is None else _check_finite_positive(value, "sampling_frequency")
+
+
 class NumpyImagingExtractor(ImagingExtractor):
     """An imaging extractor over a numpy array or a ``.npy`` file.
 
@@ -59,8 +63,9 @@ class NumpyImagingExtractor(ImagingExtractor):
         ``volumetric=True``. An array is kept, not copied (reads return
         copies). A path names a ``.npy`` file, memory-mapped read-only; the
         extractor then pickles by path.
-    sampling_frequency : float
-        In Hz, finite and > 0.
+    sampling_frequency : float or None
+        In Hz, finite and > 0; None when unknown (time-based calls then raise
+        :class:`~roicore.errors.UnknownSamplingFrequencyError`).
     volumetric : bool
         The fourth axis holds planes.
 
@@ -74,11 +79,11 @@ class NumpyImagingExtractor(ImagingExtractor):
     """
 
     def __init__(
-        self, timeseries: Any, sampling_frequency: float, *, volumetric: bool = False
+        self, timeseries: Any, sampling_frequency: float | None, *, volumetric: bool = False
     ) -> None:
         if not isinstance(volumetric, (bool, np.bool_)):
             raise TypeError(f"volumetric must be a bool, not {type(volumetric).__name__}")
-        self._fs = _check_finite_positive(sampling_frequency, "sampling_frequency")
+        self._fs = _optional_rate(sampling_frequency)
         if isinstance(timeseries, (str, os.PathLike)):
             data = _load_npy(Path(timeseries))
         else:
@@ -110,7 +115,7 @@ class NumpyImagingExtractor(ImagingExtractor):
     def get_num_samples(self) -> int:
         return self._shape[0]
 
-    def get_sampling_frequency(self) -> float:
+    def get_sampling_frequency(self) -> float | None:
         return self._fs
 
     def get_dtype(self) -> np.dtype:
@@ -212,8 +217,8 @@ class NumpySegmentationExtractor(SegmentationExtractor):
         pixel C order or a list of ``(k, 3)`` pixel masks (both need the frame
         shape from ``frame_shape`` or ``images``); or image masks
         ``(rows, columns, n)``.
-    sampling_frequency : float
-        In Hz, finite and > 0.
+    sampling_frequency : float or None
+        In Hz, finite and > 0; None when unknown.
     traces : dict of str to array_like, optional
         ``(time, n)`` traces by name ("raw", "dff", ...). Not "background".
     roi_ids : list, optional
@@ -243,7 +248,7 @@ class NumpySegmentationExtractor(SegmentationExtractor):
     def __init__(
         self,
         roi_masks: Any,
-        sampling_frequency: float,
+        sampling_frequency: float | None,
         *,
         traces: Mapping[str, Any] | None = None,
         roi_ids: Any = None,
@@ -256,7 +261,7 @@ class NumpySegmentationExtractor(SegmentationExtractor):
         timestamps: Any = None,
         frame_shape: Any = None,
     ) -> None:
-        self._fs = _check_finite_positive(sampling_frequency, "sampling_frequency")
+        self._fs = _optional_rate(sampling_frequency)
 
         image_dict: dict[str, np.ndarray] = {}
         for name, image in _mapping(images, "images").items():
@@ -361,7 +366,7 @@ class NumpySegmentationExtractor(SegmentationExtractor):
     def get_num_samples(self) -> int:
         return self._num_samples
 
-    def get_sampling_frequency(self) -> float:
+    def get_sampling_frequency(self) -> float | None:
         return self._fs
 
     def get_trace_names(self) -> list[str]:

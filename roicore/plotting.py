@@ -86,6 +86,13 @@ def roi_outline_segments(matrix: Any, frame_shape: tuple[int, int]) -> np.ndarra
     return np.concatenate(segments)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it; restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save_figure(figure: Any, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
     """Save a matplotlib figure atomically (a temporary file in the folder, then a rename).
 
@@ -107,6 +114,8 @@ def save_figure(figure: Any, path: str | os.PathLike[str], *, dpi: int = 120) ->
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".roicore-tmp", dir=target.parent)
     os.close(handle)
     try:
+        # mkstemp makes the file 0600; a figure gets the permissions of any new file (0644 under umask 022)
+        os.chmod(temporary, 0o666 & ~_umask())
         figure.savefig(temporary, format=suffix, dpi=dpi, bbox_inches="tight")
         os.replace(temporary, target)
     except BaseException:
@@ -197,9 +206,11 @@ def imaging_figure(imaging: Any, path: str | os.PathLike[str], *, frames: int = 
     fs = planar.get_sampling_frequency()
     for position, index in enumerate(picks):
         frame = planar.get_series(int(index), int(index) + 1)[0].astype(np.float64)
-        draw_image(figure.add_subplot(grid[1, position]), frame, f"frame {index} ({index / fs:.1f} s)")
+        when = f" ({index / fs:.1f} s)" if fs else ""
+        draw_image(figure.add_subplot(grid[1, position]), frame, f"frame {index}{when}")
     plane = " (plane 0)" if imaging.is_volumetric else ""
-    figure.suptitle(f"{_name(imaging)}: {n} frames of {rows} x {cols}{plane} at {fs:g} Hz")
+    rate = f"{fs:g} Hz" if fs else "an unknown rate"
+    figure.suptitle(f"{_name(imaging)}: {n} frames of {rows} x {cols}{plane} at {rate}")
     return save_figure(figure, path)
 
 
@@ -234,7 +245,8 @@ def segmentation_figure(segmentation: Any, path: str | os.PathLike[str], *, trac
     if shown and names:
         trace_name = "raw" if "raw" in names else names[0]
         values = segmentation.get_traces(roi_ids=shown, name=trace_name)
-        time = segmentation.get_timestamps()
+        timed = segmentation.has_time_vector() or segmentation.get_sampling_frequency() is not None
+        time = segmentation.get_timestamps() if timed else np.arange(values.shape[0], dtype=np.float64)
         span = np.nanmax(values) - np.nanmin(values) if np.isfinite(values).any() else 1.0
         for position, roi in enumerate(shown):
             column = values[:, position]
@@ -242,7 +254,7 @@ def segmentation_figure(segmentation: Any, path: str | os.PathLike[str], *, trac
             plot.plot(time, column - np.nanmin(column) + offset, linewidth=0.7)
             plot.text(time[0], offset, f"{roi} ", ha="right", va="bottom", fontsize="small")
         plot.set_title(f"{trace_name!r} traces of the first {len(shown)} ROIs", fontsize="medium")
-        plot.set_xlabel("time (s)")
+        plot.set_xlabel("time (s)" if timed else "sample (rate unknown)")
         plot.set_yticks([])
     else:
         plot.text(0.5, 0.5, "no traces", ha="center", va="center", transform=plot.transAxes)

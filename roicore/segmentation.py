@@ -27,6 +27,7 @@ from roicore._base import (
     _owned,
     _resolve_range,
 )
+from roicore._roiextractors_compat import SegmentationCompat, keyword_alias
 from roicore.errors import UnsupportedFeatureError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,6 +54,69 @@ def _check_frame_shape(frame_shape: Any) -> tuple[int, int]:
             f"frame_shape must be two positive integers (rows, columns), not {frame_shape!r}"
         )
     return (int(values[0]), int(values[1]))
+
+
+#: elements per block of the dense scan: bounds its temporaries (a few MiB) whatever the mask size
+_SCAN_BLOCK_BYTES = 1 << 23
+
+
+def _nonzero_flat(values: np.ndarray) -> np.ndarray:
+    """Flat indices of the nonzero elements of a C-contiguous array, in order (int64).
+
+    Masks are mostly zeros, so the buffer is first scanned as 64-bit words,
+    which skips eight bool (or four uint16) zero elements per comparison;
+    only the words that hold something are looked at element by element. The
+    scan runs in blocks, so no temporary is larger than a few MiB.
+    """
+    flat = values.reshape(-1)
+    itemsize = flat.dtype.itemsize
+    per_word = 8 // itemsize if itemsize <= 8 and 8 % itemsize == 0 else 0
+    if per_word == 0 or flat.size < per_word:
+        return np.flatnonzero(flat).astype(np.int64)
+    whole = flat.size - flat.size % per_word
+    words = flat[:whole].view(np.uint64)
+    found = []
+    step = max(1, _SCAN_BLOCK_BYTES // 8)
+    for begin in range(0, words.size, step):
+        # "!= 0" first: numpy's nonzero is several times faster on bools than on 64-bit words
+        touched = np.flatnonzero(words[begin : begin + step] != 0)
+        if touched.size == 0:
+            continue
+        touched += begin
+        # the elements of the touched words; "!= 0" also drops -0.0, whose bits are not all zero
+        candidates = (touched[:, None] * per_word + np.arange(per_word)).reshape(-1)
+        found.append(candidates[flat[candidates] != 0])
+    tail = np.flatnonzero(flat[whole:]) + whole
+    if tail.size:
+        found.append(tail)
+    return np.concatenate(found).astype(np.int64, copy=False) if found else np.empty(0, np.int64)
+
+
+def _dense_to_csc(dense: np.ndarray) -> sparse.csc_matrix:
+    """CSC float64 of a 2-D ``(pixels, rois)`` numeric array without a dense float copy.
+
+    The nonzero elements are found in C order, which is CSR order of the
+    matrix; the CSR is assembled directly and converted (``O(nnz)``).
+    """
+    from scipy import sparse
+
+    values = np.ascontiguousarray(dense)
+    if values.dtype == np.bool_:
+        values = values.view(np.uint8)
+    pixels, count = values.shape
+    where = _nonzero_flat(values)
+    if count:
+        rows, cols = np.divmod(where, count)
+    else:
+        rows = cols = where
+    data = np.ones(where.size) if dense.dtype == np.bool_ else values.reshape(-1)[where].astype(np.float64)
+    indptr = np.zeros(pixels + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=pixels), out=indptr[1:])
+    index_type = np.int32 if max(where.size, pixels, count) < np.iinfo(np.int32).max else np.int64
+    csr = sparse.csr_matrix(
+        (data, cols.astype(index_type), indptr.astype(index_type)), shape=(pixels, count)
+    )
+    return csr.tocsc()
 
 
 class RoiMasks:
@@ -107,7 +171,7 @@ class RoiMasks:
                 )
             if dense.dtype.kind not in "biuf":
                 raise ValueError(f"matrix must hold numbers, not {dense.dtype}")
-            csc = sparse.csc_matrix(dense.astype(np.float64, copy=False))
+            csc = _dense_to_csc(dense)
         if csc.shape[0] != shape[0] * shape[1]:
             raise ValueError(
                 f"matrix has {csc.shape[0]} rows but a {shape[0]} x {shape[1]} frame "
@@ -328,7 +392,7 @@ def _id_list(ids: Any, what: str) -> list[Any]:
     return list(ids)
 
 
-class SegmentationExtractor(BaseExtractor):
+class SegmentationExtractor(SegmentationCompat, BaseExtractor):
     """Base class of every segmentation extractor.
 
     Readers implement :meth:`get_roi_ids`, :meth:`get_frame_shape`,
@@ -341,6 +405,11 @@ class SegmentationExtractor(BaseExtractor):
 
     ROI ids and background ids are separate sets: background components are
     never listed among the ROIs; their traces are ``name="background"``.
+
+    roiextractors 0.10's names work too (``get_traces(start_frame=, end_frame=)``,
+    ``get_property(key, ids=)``, ``set_property(..., ids=, description=)``,
+    ``get_property_info``, ``get_roi_locations``), so neuroconv's ophys writers
+    accept roicore extractors (see ``roicore/_roiextractors_compat.py``).
     """
 
     _masks_cache: RoiMasks | None = None
@@ -553,6 +622,9 @@ class SegmentationExtractor(BaseExtractor):
         start_sample: int | None = None,
         end_sample: int | None = None,
         name: str = "raw",
+        *,
+        start_frame: int | None = None,
+        end_frame: int | None = None,
     ) -> np.ndarray:
         """Traces ``(time, n)`` of ``roi_ids`` over ``[start_sample, end_sample)``.
 
@@ -567,6 +639,8 @@ class SegmentationExtractor(BaseExtractor):
             ``0 <= start_sample <= end_sample <= num_samples``.
         name : str
             One of :meth:`get_trace_names`.
+        start_frame, end_frame : int or None
+            roiextractors' names of ``start_sample`` and ``end_sample``.
 
         Returns
         -------
@@ -580,6 +654,8 @@ class SegmentationExtractor(BaseExtractor):
         IndexError
             The sample range is out of bounds.
         """
+        start_sample = keyword_alias(start_sample, start_frame, "start_sample", "start_frame")
+        end_sample = keyword_alias(end_sample, end_frame, "end_sample", "end_frame")
         names = list(self.get_trace_names())
         if name not in names:
             raise KeyError(
@@ -595,8 +671,8 @@ class SegmentationExtractor(BaseExtractor):
 
     # -- images -----------------------------------------------------------------
 
-    def get_image(self, name: str) -> np.ndarray:
-        """The summary image ``name`` as a new array.
+    def get_image(self, name: str = "correlation") -> np.ndarray:
+        """The summary image ``name`` (``"correlation"`` by default, as in roiextractors) as a new array.
 
         Raises
         ------
@@ -625,9 +701,12 @@ class SegmentationExtractor(BaseExtractor):
     def _pickle_state(self) -> dict[str, Any]:
         state = super()._pickle_state()
         state["_properties"] = self.__dict__.get("_properties")
+        state["_property_descriptions"] = self.__dict__.get("_property_descriptions")
         return state
 
-    def set_property(self, key: str, values: Any, roi_ids: Any = None) -> None:
+    def set_property(
+        self, key: str, values: Any, roi_ids: Any = None, *, ids: Any = None, description: str | None = None
+    ) -> None:
         """Set a per-ROI property, e.g. ``"is_accepted"`` (bool).
 
         Parameters
@@ -638,6 +717,11 @@ class SegmentationExtractor(BaseExtractor):
         roi_ids : list, optional
             The ROIs ``values`` belong to; all ROIs in id order by default. A
             subset updates an existing property; a new property needs every ROI.
+        ids : list, optional
+            roiextractors' name of ``roi_ids``.
+        description : str, optional
+            What the property means (returned by ``get_property_info``); kept
+            from an earlier call when not given.
 
         Raises
         ------
@@ -646,8 +730,11 @@ class SegmentationExtractor(BaseExtractor):
         KeyError
             An unknown ROI id.
         """
+        roi_ids = keyword_alias(roi_ids, ids, "roi_ids", "ids")
         if not isinstance(key, str):
             raise TypeError(f"property keys must be str, not {type(key).__name__}")
+        if description is not None and not isinstance(description, str):
+            raise TypeError(f"description must be a str, not {type(description).__name__}")
         arr = np.array(values, copy=True)
         if arr.ndim == 0:
             raise ValueError(f"property {key!r} needs one value per ROI, got a scalar")
@@ -679,15 +766,23 @@ class SegmentationExtractor(BaseExtractor):
                 f"got {positions.size}"
             )
         self._own_properties()[key] = full
+        if description is not None:
+            described = self.__dict__.get("_property_descriptions")
+            if described is None:
+                described = self.__dict__["_property_descriptions"] = {}
+            described[key] = description
 
-    def get_property(self, key: str, roi_ids: Any = None) -> np.ndarray:
+    def get_property(self, key: str, roi_ids: Any = None, *, ids: Any = None) -> np.ndarray:
         """Values of property ``key`` for ``roi_ids`` (all by default), as a new array.
+
+        ``ids=`` is roiextractors' name of ``roi_ids``.
 
         Raises
         ------
         KeyError
             No such property (the message lists the keys) or unknown ROI id.
         """
+        roi_ids = keyword_alias(roi_ids, ids, "roi_ids", "ids")
         store = self._property_store()
         if key not in store:
             raise KeyError(
@@ -734,10 +829,11 @@ class SegmentationExtractor(BaseExtractor):
         background = self.get_num_background_components()
         extra = f" (+{background} background)" if background else ""
         names = ", ".join(self.get_trace_names()) or "none"
-        rate = float(self.get_sampling_frequency())
+        fs = self.get_sampling_frequency()
+        rate = "an unknown rate" if fs is None else f"{fs:g} Hz"
         return (
             f"{self.get_num_rois()} ROIs{extra} on a {rows} x {cols} frame, "
-            f"{self.get_num_samples()} samples at {rate:g} Hz, traces: {names}"
+            f"{self.get_num_samples()} samples at {rate}, traces: {names}"
         )
 
 
@@ -755,7 +851,7 @@ class _SegmentationView(SegmentationExtractor):
     def get_num_samples(self) -> int:
         return self._parent.get_num_samples()
 
-    def get_sampling_frequency(self) -> float:
+    def get_sampling_frequency(self) -> float | None:
         return self._parent.get_sampling_frequency()
 
     def get_trace_names(self) -> list[str]:
@@ -777,7 +873,7 @@ class _SegmentationView(SegmentationExtractor):
         return self._parent.get_native_timestamps(start, end)
 
     def _fallback_timestamps(self, start: int, end: int) -> np.ndarray:
-        return self._parent.get_timestamps(start, end)
+        return self._view_timestamps(self._parent, start, end, 0)
 
     def has_time_vector(self) -> bool:
         return self._times is not None or self._parent.has_time_vector()
@@ -812,7 +908,7 @@ class RoiSubsetSegmentationExtractor(_SegmentationView):
         # a subset of a plain subset reads from the root
         if (
             isinstance(parent, RoiSubsetSegmentationExtractor)
-            and parent._times is None
+            and parent._times is None and parent._fs_override is None
             and not parent._own_properties()
         ):
             positions = parent._parent_positions[positions]
@@ -871,7 +967,7 @@ class SampleSlicedSegmentationExtractor(_SegmentationView):
         start, end = _resolve_range(start_sample, end_sample, parent.get_num_samples())
         if (
             isinstance(parent, SampleSlicedSegmentationExtractor)
-            and parent._times is None
+            and parent._times is None and parent._fs_override is None
             and not parent._own_properties()
         ):
             start, end = start + parent._start, end + parent._start
@@ -899,7 +995,7 @@ class SampleSlicedSegmentationExtractor(_SegmentationView):
         return self._parent.get_native_timestamps(start + self._start, end + self._start)
 
     def _fallback_timestamps(self, start: int, end: int) -> np.ndarray:
-        return self._parent.get_timestamps(start + self._start, end + self._start)
+        return self._view_timestamps(self._parent, start, end, self._start)
 
     def _describe(self) -> str:
         return (

@@ -33,7 +33,7 @@ from typing import Any
 
 from roicore.errors import NoReaderFoundError
 
-__all__ = ["write", "WriteTarget", "TEMP_MARKER", "JOURNAL_SUFFIX", "is_temporary_name", "recover"]
+__all__ = ["write", "choose_writer", "WriteTarget", "TEMP_MARKER", "JOURNAL_SUFFIX", "is_temporary_name", "recover"]
 
 TEMP_MARKER = ".roicore-tmp-"
 #: What follows :data:`TEMP_MARKER` in a commit journal's name.
@@ -260,10 +260,28 @@ class WriteTarget:
 
 def _choose_writer(extractor: Any, path: Path, format: str | None) -> Any:
     from roicore.imaging import ImagingExtractor
+
+    return choose_writer("imaging" if isinstance(extractor, ImagingExtractor) else "segmentation", path, format)
+
+
+def choose_writer(kind: str, path: str | os.PathLike[str], format: str | None = None) -> Any:  # noqa: A002
+    """The writer contribution :func:`roicore.write` uses for ``kind`` data and ``path``.
+
+    By ``format`` (a writer id) when given, else by the longest suffix of
+    ``path`` that a writer of ``kind`` data declares (so ``.nwb`` goes to
+    whichever installed plugin declares it); nothing is hard-coded here.
+
+    Raises
+    ------
+    ValueError
+        Unknown format, a format for the other kind, or (NoReaderFoundError) no
+        writer declares the suffix.
+    """
+    from roicore.errors import cli_syntax_active
     from roicore.registry.discovery import get_registry
 
+    path = Path(os.fspath(path))
     registry = get_registry()
-    kind = "imaging" if isinstance(extractor, ImagingExtractor) else "segmentation"
     if format is not None:
         try:
             contribution = registry.lookup("writer", format)
@@ -279,9 +297,12 @@ def _choose_writer(extractor: Any, path: Path, format: str | None) -> Any:
         if c.spec.kind == kind and any(name.endswith(s) for s in c.spec.suffixes)
     ]
     if not matches:
-        formats = ", ".join(c.id for c in registry.contributions("writer") if c.spec.kind == kind) or "none installed"
+        writers = [c for c in registry.contributions("writer") if c.spec.kind == kind]
+        formats = ", ".join(f"{c.id} ({' '.join(c.spec.suffixes)})" for c in writers) or "none installed"
+        choose = "--format ID" if cli_syntax_active() else "format=..."
         raise NoReaderFoundError(
-            f"no writer of {kind} data is chosen by the name {path.name}; pass format=... (available: {formats})",
+            f"no writer of {kind} data is chosen by the name {path.name}; give a suffix a writer declares, "
+            f"or choose one with {choose} (available: {formats})",
             path=path,
         )
     matches.sort(key=lambda c: (-max(len(s) for s in c.spec.suffixes if name.endswith(s)), c.qualified_id))

@@ -61,18 +61,20 @@ def make_plugin(
     entry_source: str | None = None,
     reader_source: str | None = None,
     entry_points_text: str | None = None,
+    requires: tuple[str, ...] = (),
 ) -> str:
     """Write a plugin distribution ``name`` into ``site``; returns its package name.
 
     ``entry_source`` and ``reader_source`` replace the entry module
     (``<package>_plugin``) and the reader module (``<package>_reader``, which
     holds ``sniff`` and ``Reader``); ``entry_points_text`` replaces the
-    distribution's ``entry_points.txt``.
+    distribution's ``entry_points.txt``; ``requires`` are its ``Requires-Dist`` lines.
     """
     package = name.replace("-", "_")
     dist_info = site / f"{package}-1.0.dist-info"
     dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    requires_dist = "".join(f"Requires-Dist: {line}\n" for line in requires)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n{requires_dist}")
     (dist_info / "entry_points.txt").write_text(
         entry_points_text if entry_points_text is not None else f"[roicore.plugins]\n{name} = {package}_plugin\n"
     )

@@ -172,3 +172,20 @@ def test_bad_input_gives_one_line_and_the_exit_code(session, tmp_path):
     assert not (tmp_path / "t.hdf5").exists()
     debug = roicore_command("--debug", "convert", str(missing), str(tmp_path / "x.bin"))
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_output_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """``roicore info X | head -1``: the reader leaves early; no traceback, exit status 0."""
+    movie = tmp_path / "movie.npy"
+    np.save(movie, np.zeros((4, 3, 5), dtype=np.uint16))
+    script = shutil.which("roicore", path=str(Path(sys.executable).parent))
+    assert script
+    for args in (["info", str(movie)], ["formats"], ["plugins", "--verbose"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # nobody will read: the first write fails with EPIPE
+        try:
+            done = subprocess.run([script, *args], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+        finally:
+            os.close(write_end)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == "", done.stderr

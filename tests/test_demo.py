@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -38,6 +41,9 @@ def test_demo_recovers_the_ground_truth(tmp_path, capsys):
         assert (tmp_path / name).is_file(), name
         assert name in printed
     assert "reader 'memmap'" in printed and "reader 'npy'" in printed and "reader 'caiman'" in printed
+    # the CaImAn file holds the generated footprints: the demo must not suggest CaImAn segmented them
+    assert "true footprints in CaImAn's layout" in printed and "CaImAn did not segment them" in printed
+    assert "CaImAn CNMF result (footprints)" not in printed and "CaImAn footprints" not in printed
     median = float(printed.split("median r = ")[1].split(",")[0])
     assert median > 0.9
     with roicore.open(tmp_path / "session_traces.hdf5") as traces:
@@ -45,3 +51,7 @@ def test_demo_recovers_the_ground_truth(tmp_path, capsys):
         assert traces.get_traces().shape == truth.shape
     if (tmp_path / "demo.png").exists():
         assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        umask = os.umask(0o022)
+        os.umask(umask)
+        # written like any new file (0644 under the usual umask), not 0600 as a temporary file is
+        assert stat.S_IMODE((tmp_path / "demo.png").stat().st_mode) == 0o666 & ~umask

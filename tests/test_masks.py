@@ -190,3 +190,35 @@ def test_image_mask_validation() -> None:
         RoiMasks.from_image_masks(-np.ones((2, 2, 1)))
     with pytest.raises(IndexError):
         RoiMasks.from_image_masks(np.ones((2, 2, 1))).select([1])
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int16, np.uint16, np.float32, np.float64, np.int64, np.float16])
+@pytest.mark.parametrize("shape", [(37, 29, 7), (8, 8, 1), (3, 5, 1), (1, 1, 3)])
+def test_dense_masks_match_scipy_without_a_float_copy(dtype, shape, monkeypatch) -> None:
+    """The word-wise scan finds exactly numpy's nonzero elements, across blocks and odd tails."""
+    import roicore.segmentation as segmentation
+
+    monkeypatch.setattr(segmentation, "_SCAN_BLOCK_BYTES", 64)  # many blocks even for small masks
+    rng = np.random.default_rng(sum(shape))
+    present = rng.random(shape) < 0.1
+    present.flat[-1] = True  # the last element sits in the tail when the size is not a multiple of 8
+    image = present if dtype is np.bool_ else (present * rng.uniform(0.5, 9, shape)).astype(dtype)
+    for variant in (image, np.asfortranarray(image), image[::-1]):  # non-contiguous inputs too
+        masks = RoiMasks.from_image_masks(variant)
+        expected = sparse.csc_matrix(variant.reshape(-1, shape[2]).astype(np.float64))
+        assert masks.matrix.has_sorted_indices and masks.matrix.dtype == np.float64
+        assert abs(masks.matrix - expected).max() == 0 if expected.nnz else masks.matrix.nnz == 0
+        np.testing.assert_array_equal(masks.to_image_masks(), variant.astype(np.float64))
+
+
+def test_dense_masks_edge_values() -> None:
+    negative_zero = np.zeros((3, 3, 2))
+    negative_zero[1, 1, 1] = -0.0  # bits set, value zero: not a mask pixel
+    assert RoiMasks.from_image_masks(negative_zero).matrix.nnz == 0
+    assert RoiMasks.from_image_masks(np.zeros((4, 4, 0), dtype=bool)).num_rois == 0
+    with pytest.raises(ValueError, match="finite"):
+        RoiMasks.from_image_masks(np.full((2, 2, 1), np.nan))
+    with pytest.raises(ValueError, match="negative"):
+        RoiMasks.from_image_masks(np.full((2, 2, 1), -1, dtype=np.int8))
+    dense_matrix = np.eye(6, 3, dtype=np.uint16) * 4  # the dense 2-D path of the constructor
+    np.testing.assert_array_equal(RoiMasks(dense_matrix, (2, 3)).matrix.toarray(), dense_matrix)

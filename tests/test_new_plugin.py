@@ -28,6 +28,7 @@ NAMES = {"imaging": "roicore-scaffold-video", "segmentation": "roicore-scaffold-
 EXPECTED_FILES = {
     ".github/workflows/ci.yml",
     ".gitignore",
+    "LICENSE",
     "README.md",
     "pyproject.toml",
     "{package}/__init__.py",
@@ -92,7 +93,12 @@ def site(generated: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
     done = subprocess.run([*command, *map(str, generated.values())], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     for name in NAMES.values():
-        assert list(target.glob(f"{name.replace('-', '_')}-*.dist-info")), sorted(p.name for p in target.iterdir())
+        dist_info = list(target.glob(f"{name.replace('-', '_')}-*.dist-info"))
+        assert dist_info, sorted(p.name for p in target.iterdir())
+        # the license travels with the distribution (PEP 639), without a setuptools deprecation warning
+        assert "License-Expression: BSD-3-Clause" in (dist_info[0] / "METADATA").read_text()
+        assert (dist_info[0] / "licenses" / "LICENSE").is_file()
+    assert "SetuptoolsDeprecationWarning" not in done.stderr, done.stderr
     return target
 
 
@@ -201,8 +207,12 @@ def test_every_template_renders_to_valid_python_and_toml(kind: str) -> None:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         tomllib = pytest.importorskip("tomli")
-    project = tomllib.loads(files["pyproject.toml"])["project"]
+    pyproject = tomllib.loads(files["pyproject.toml"])
+    project = pyproject["project"]
     assert project["entry-points"]["roicore.plugins"] == {"roicore-myformat": "roicore_myformat._plugin"}
+    assert project["license"] == "BSD-3-Clause" and project["license-files"] == ["LICENSE"]
+    assert "setuptools>=77" in pyproject["build-system"]["requires"]  # the first to read SPDX license fields
+    assert files["LICENSE"].startswith("BSD 3-Clause License") and "the roicore-myformat authors" in files["LICENSE"]
 
 
 def test_create_plugin_defaults_to_a_folder_named_after_the_plugin_and_fills_an_empty_one(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakeplugins import make_plugin, run_python
+from fakeplugins import make_plugin, run_process, run_python
 
 LIST_PLUGINS = """
 import json, roicore
@@ -50,6 +50,24 @@ print(json.dumps(records))"""))
     assert records["fake-badspec"]["status"] == "hook-error"
     assert "lowercase identifier" in records["fake-badspec"]["errors"][0]
     assert records["opened"] == {"reader": "fake-good", "plugin": "fake-good", "shape": [4, 2, 3]}
+
+
+def test_a_plugin_built_for_another_core_is_reported_and_not_imported(site):
+    import roicore
+
+    make_plugin(site, "fake-current", magic=b"CURR", requires=("numpy>=1.24", f"roicore>={roicore.__version__},<9"))
+    # imported, this entry module would fail loudly: the status must come from the metadata alone
+    make_plugin(site, "fake-old", magic=b"OLDC", requires=("roicore>=0.1,<0.2", "roicore[plot]>=9; extra == 'test'"),
+                entry_source="raise RuntimeError('imported although built for another core')\n")
+    records = run_python(site, LIST_PLUGINS)
+    assert records["fake-current"]["status"] == "active"
+    old = records["fake-old"]
+    assert old["status"] == "incompatible-core" and old["ids"] == []
+    (error,) = old["errors"]
+    assert f"built for roicore >=0.1,<0.2, but roicore {roicore.__version__} is running" in error
+    assert "pip install --upgrade fake-old" in error and "imported although" not in error
+    done = run_process(site, ["-m", "roicore", "plugins"])
+    assert "fake-old 1.0: incompatible-core" in done.stdout and "built for roicore >=0.1,<0.2" in done.stdout
 
 
 def test_duplicate_ids_conflict_and_stay_usable_by_qualified_id(site):
@@ -164,3 +182,31 @@ print(json.dumps({"good": good.chosen, "rule": good.rule, "partial": partial.cho
     assert result["good"] == "fake-folder:fake-folder"
     assert "markers" in result["rule"]
     assert result["partial"] is None
+
+
+def test_known_format_hints_name_the_plugin_to_install():
+    from roicore.registry.known import known_formats_for
+
+    expected = {
+        "movie.tif": {"roicore-tiff"}, "STACK.TIFF": {"roicore-tiff"}, "session.nwb": {"roicore-nwb"},
+        "video.h5": {"roicore-caiman", "roicore-hdf5"}, "results.hdf5": {"roicore-caiman", "roicore-hdf5"},
+        "suite2p": {"roicore-suite2p"}, "plane0": {"roicore-suite2p"}, "stat.npy": {"roicore-suite2p", "roicore-memmap"},
+        "data.bin": {"roicore-suite2p", "roicore-memmap"}, "movie.bin": {"roicore-memmap"}, "notes.txt": set(),
+    }
+    for name, plugins in expected.items():
+        assert {known.plugin for known in known_formats_for(name)} == plugins, name
+
+
+def test_no_reader_error_names_the_missing_plugin(site):
+    (site / "session.nwb").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    records = run_python(site, """
+import json, roicore
+try:
+    roicore.open("session.nwb")
+except roicore.errors.NoReaderFoundError as exc:
+    print(json.dumps({"message": str(exc), "installed": [r.name for r in roicore.plugins()]}))
+""")
+    if "roicore-nwb" in records["installed"]:
+        pytest.skip("roicore-nwb is installed here, so no hint is needed")
+    assert "looks like a Neurodata Without Borders (NWB) file: install its reader with pip install roicore-nwb" \
+        in records["message"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,8 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``roicore`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from roicore.errors import cli_syntax
+
     try:
-        return int(args.func(args) or 0)
+        with cli_syntax():  # hints in errors read "--option KEY=VALUE", not Python keywords
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except KeyboardInterrupt:
         print("roicore: interrupted", file=sys.stderr)
         return 130
@@ -65,6 +73,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in rest:
             print(f"  {line.strip()}" if not line.startswith("  ") else line, file=sys.stderr)
         return 1
+
+
+def _reader_went_away() -> int:
+    """``roicore info X | head -1``: the reader of stdout stopped reading, which is not an error.
+
+    stdout is pointed at /dev/null so that flushing it at exit does not fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

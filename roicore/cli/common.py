@@ -49,11 +49,24 @@ def add_progress_arguments(parser: argparse.ArgumentParser) -> None:
                        help="never show a progress bar")
 
 
-def check_writer(format_id: str | None, kind: str) -> None:
-    """Refuse, before any work, a ``--format`` that no installed writer of ``kind`` data has."""
-    if format_id is None:
-        return
+def check_writer(format_id: str | None, kind: str, output: Path | None = None) -> None:
+    """Refuse, before any work, a ``--format`` that no installed writer of ``kind`` data has.
+
+    Without ``--format``, the writer is the one that declares ``output``'s suffix
+    (any installed plugin's, ``.nwb`` included); none is a usage error too.
+    """
     import roicore
+
+    if format_id is None:
+        if output is not None:
+            from roicore.errors import NoReaderFoundError
+            from roicore.writing import choose_writer
+
+            try:
+                choose_writer(kind, output)
+            except NoReaderFoundError as exc:
+                raise UsageError(str(exc)) from None
+        return
 
     writers = [c for c in roicore.writers() if c.spec.kind == kind]
     if not any(format_id in (c.id, c.qualified_id) for c in writers):

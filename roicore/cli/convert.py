@@ -34,7 +34,7 @@ def _convert(args: argparse.Namespace) -> int:
     options = dict(parse_option(item) for item in args.writer_option)
     with roicore.open(args.input, reader=args.reader, kind=args.kind, **reader_options(args.option)) as source:
         kind = "imaging" if isinstance(source, ImagingExtractor) else "segmentation"
-        check_writer(args.format, kind)
+        check_writer(args.format, kind, output)
         if kind == "imaging":
             bar = make_bar(args.progress, source.get_num_samples(), f"converting {Path(args.input).name}")
             try:

@@ -32,7 +32,7 @@ def _extract(args: argparse.Namespace) -> int:
     if args.method not in {c.id for c in roicore.methods()} | {c.qualified_id for c in roicore.methods()}:
         known = ", ".join(sorted(c.id for c in roicore.methods())) or "none installed (pip install roicore-sima)"
         raise UsageError(f"--method {args.method!r} is not an installed extraction method (available: {known})")
-    check_writer(args.format, "segmentation")
+    check_writer(args.format, "segmentation", Path(args.output))
     output = Path(args.output)
     check_output(output, args.overwrite)
     options = dict(parse_option(item) for item in args.method_option)

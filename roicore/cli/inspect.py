@@ -93,8 +93,14 @@ def describe(extractor: Any) -> list[str]:
         else:
             note = getattr(extractor, "acceptance_note", None) or "no acceptance information in this file"
             lines.append(f"accepted:   unknown ({note})")
-    lines.append(f"rate:       {fs:g} Hz")
+    if fs is None:
+        lines.append("rate:       unknown (give it with --option sampling_frequency=30)")
+    else:
+        lines.append(f"rate:       {fs:g} Hz")
     lines.append(f"duration:   {n / fs:.3f} s" if fs else "duration:   unknown")
+    origin = getattr(extractor, "origin_note", None)
+    if origin:
+        lines.append(f"origin:     {origin}")
     if source is not None:
         version = f" {source.version}" if source.version else ""
         lines.append(f"read by:    {source.plugin}{version}, reader {source.reader!r}")

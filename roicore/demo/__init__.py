@@ -2,11 +2,12 @@
 
 1. generate a session (:mod:`roicore.demo.session`) with its ground truth;
 2. write it in the native formats of the installed plugins: a raw video with
-   its JSON sidecar and a ``.npy`` video (roicore-memmap), and a CaImAn CNMF
-   result holding the neurons' footprints (roicore-caiman);
+   its JSON sidecar and a ``.npy`` video (roicore-memmap), and the neurons'
+   true footprints saved in CaImAn's CNMF layout (roicore-caiman; CaImAn did
+   not segment anything: the demo needs masks whose truth is known);
 3. open every file through auto-detection and say what read it and why;
 4. extract the signals from the raw video with the ``sima`` method
-   (roicore-sima) using the CaImAn file's footprints, and write the traces;
+   (roicore-sima) using those footprints, and write the traces;
 5. compare the traces with the ground truth (per-ROI correlation) and draw
    a figure (matplotlib, when installed).
 
@@ -108,7 +109,7 @@ def run_demo(folder: str | Path, *, frames: int = 3000, seed: int = 0) -> int:
     written = {
         "raw video + sidecar": roicore.write(video, root / "session.bin", format="memmap", overwrite=True),
         ".npy video": roicore.write(video, root / "session.npy", format="memmap", overwrite=True),
-        "CaImAn CNMF result (footprints)": roicore.write(cnmf, root / "session_cnmf.hdf5", format="caiman",
+        "true footprints in CaImAn's layout": roicore.write(cnmf, root / "session_cnmf.hdf5", format="caiman",
                                                          overwrite=True),
     }
     truth_path = root / "ground_truth.npz"
@@ -118,12 +119,15 @@ def run_demo(folder: str | Path, *, frames: int = 3000, seed: int = 0) -> int:
     for what, path in written.items():
         print(f"  {path.name:<22} {what}, {path.stat().st_size / 2**20:.1f} MiB")
     print(f"  {truth_path.name:<22} the ground truth (numpy .npz, no pickles)")
+    footprints_file = written["true footprints in CaImAn's layout"].name
+    print(f"  ({footprints_file} holds the generated footprints written in CaImAn's CNMF file layout; "
+          "CaImAn did not segment them)")
 
     print("\n3. opened every file by auto-detection (roicore.open):")
     raw_video = _detected(written["raw video + sidecar"], root)
     with _detected(written[".npy video"], root) as npy_video:
         same = all(np.array_equal(video.get_series(), session.video) for video in (raw_video, npy_video))
-    segmentation = _detected(written["CaImAn CNMF result (footprints)"], root)
+    segmentation = _detected(written["true footprints in CaImAn's layout"], root)
     print(f"  the .npy and raw videos read back the generated frames: {'yes' if same else 'NO'}")
 
     with raw_video, segmentation:
@@ -134,7 +138,7 @@ def run_demo(folder: str | Path, *, frames: int = 3000, seed: int = 0) -> int:
     extracted = result.get_traces()
     correlations = _correlations(extracted, session.calcium)
     print(f"\n4. extracted {result.get_num_rois()} traces from {written['raw video + sidecar'].name} with the "
-          f"CaImAn footprints (method 'sima', {result.provenance['options'].get('n_workers', '?')} worker(s)): "
+          f"true footprints (method 'sima', {result.provenance['options'].get('n_workers', '?')} worker(s)): "
           f"{seconds:.2f} s, {frames_ / seconds:,.0f} frames/s; wrote {traces_path.name}")
     worst = int(np.nanargmin(correlations))
     median = float(np.nanmedian(correlations))

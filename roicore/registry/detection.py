@@ -49,6 +49,8 @@ from roicore.errors import (
     NoReaderFoundError,
     PluginError,
     RoicoreError,
+    cli_syntax_active,
+    reader_hint,
 )
 from roicore.registry.discovery import (
     PLUGIN_FAULTS,
@@ -292,8 +294,8 @@ def _decide(candidates: list[CandidateReport], path: Path, header: bytes, *, exh
             raise AmbiguousFormatError(
                 f"{path}: two readers of equal rank both claim it: {winner.reader} "
                 f"({winner.reason or winner.rule}) and {candidate.reader} ({candidate.reason or candidate.rule}). "
-                f"Choose one with roicore.open(path, reader={winner.reader!r}) or "
-                f"reader={candidate.reader!r}, or disable one plugin with ROICORE_DISABLE_PLUGINS.",
+                f"Choose one with {_open_with(winner.reader)} or "
+                f"{reader_hint(candidate.reader)}, or disable one plugin with ROICORE_DISABLE_PLUGINS.",
                 path=path,
                 candidates=(winner.reader, candidate.reader),
             )
@@ -303,11 +305,15 @@ def _decide(candidates: list[CandidateReport], path: Path, header: bytes, *, exh
     if len(maybes) > 1 and _same_rank(maybes[0], maybes[1]):
         raise AmbiguousFormatError(
             f"{path}: no reader is sure, and two equally ranked readers might read it: "
-            f"{maybes[0].reader} and {maybes[1].reader}; choose one with reader=...",
+            f"{maybes[0].reader} and {maybes[1].reader}; choose one with {reader_hint()}",
             path=path,
             candidates=(maybes[0].reader, maybes[1].reader),
         )
     return maybes[0] if maybes else None
+
+
+def _open_with(reader: str) -> str:
+    return reader_hint(reader) if cli_syntax_active() else f"roicore.open(path, reader={reader!r})"
 
 
 def _last_line(record: Any) -> str:
@@ -336,7 +342,7 @@ def _hints(registry: Registry, path: Path, kind: str | None) -> list[str]:
             )
             mentioned.add(record.name)
         if known.hint:
-            hints.append(known.hint)
+            hints.append(known.hint_text())
     for contribution in registry.contributions("reader"):
         if contribution.status == "conflict" and _static_match(contribution.spec, path, b"", path.is_dir()):
             hints.append(f"reader {contribution.qualified_id} would match but is in conflict: {contribution.error}")
@@ -424,7 +430,10 @@ def _no_reader_message(report: DetectionReport) -> str:
     if not report.candidates:
         lines.append("  no reader's suffixes, patterns, magic bytes or folder markers match it")
     lines.extend(f"  hint: {hint}" for hint in report.hints)
-    lines.append("  see roicore.explain(path) or `roicore explain PATH`; choose a reader with reader=...")
+    if cli_syntax_active():
+        lines.append(f"  see `roicore explain {report.path}`; choose a reader with {reader_hint()}")
+    else:
+        lines.append("  see roicore.explain(path) or `roicore explain PATH`; choose a reader with reader=...")
     return "\n".join(lines)
 
 
@@ -438,8 +447,11 @@ def open(  # noqa: A001 - the public name is roicore.open, by design
 
     Parameters
     ----------
-    path : str or path-like
-        A file or a folder.
+    path : str or path-like, or a list of them
+        A file or a folder. A list of paths, or a glob pattern (``"run*.tif"``,
+        when no file has that very name), opens each with the same arguments and
+        concatenates the videos in time, in the order given (a pattern's matches
+        sorted by name); see :func:`roicore.concatenate`.
     reader : str, optional
         A reader id (``"memmap"``) or qualified id (``"roicore-memmap:memmap"``):
         used as given, with no detection and no silent fallback.
@@ -466,6 +478,10 @@ def open(  # noqa: A001 - the public name is roicore.open, by design
     """
     if kind is not None and kind not in ("imaging", "segmentation"):
         raise ValueError(f"kind must be 'imaging' or 'segmentation', not {kind!r}")
+    from roicore.combine import is_many, open_many
+
+    if is_many(path):
+        return open_many(path, reader=reader, kind=kind, **reader_kwargs)
     recover(path)  # first: a decided commit of a first write brings the file into existence
     resolved = _check_path(path)
     if reader is not None:

@@ -138,8 +138,10 @@ class PluginRecord:
         How the plugin was found.
     status : str
         ``"active"``, ``"disabled"``, ``"not-allowed"``, ``"import-error"``,
-        ``"invalid-hooks"``, ``"hook-error"``, ``"invalid-spec"`` or
-        ``"invalid-metadata"`` (an ``entry_points.txt`` that cannot be parsed).
+        ``"invalid-hooks"``, ``"hook-error"``, ``"invalid-spec"``,
+        ``"invalid-metadata"`` (an ``entry_points.txt`` that cannot be parsed) or
+        ``"incompatible-core"`` (its ``Requires-Dist: roicore`` excludes the running
+        core; it is not imported).
         A plugin with a faulty hook keeps the contributions of its other hooks.
     errors : list of str
         Error texts (with tracebacks for import errors and raising hooks).
@@ -375,11 +377,26 @@ def _load_entry_points() -> list[PluginRecord]:
         records.append(record)
         if _filtered_out(record, disabled, allowed):
             continue
+        if _built_for_another_core(record, dist):
+            continue
         try:
             record.plugin_object = entry_point.load()
         except PLUGIN_FAULTS:  # SystemExit too: a plugin must not end the process by being imported
             record.fail("import-error", traceback.format_exc(limit=6).rstrip())
     return records
+
+
+def _built_for_another_core(record: PluginRecord, dist: Any) -> bool:
+    """Fail a plugin whose ``Requires-Dist: roicore`` excludes the running core (before importing it)."""
+    if dist is None:
+        return False
+    from roicore import __version__
+    from roicore.registry.compatibility import core_requirement_problem
+
+    problem = core_requirement_problem(dist, __version__)
+    if problem is not None:
+        record.fail("incompatible-core", problem)
+    return problem is not None
 
 
 def _collect_contributions(manager: Any, record: PluginRecord) -> None:

@@ -28,6 +28,7 @@ _TEMPLATES = "plugin-template"
 #: template (relative to plugin-template/, ``{kind}`` filled in) -> output path (a string.Template)
 _FILES = {
     "common/pyproject.toml.tmpl": "pyproject.toml",
+    "common/LICENSE.tmpl": "LICENSE",
     "common/README.md.tmpl": "README.md",
     "common/gitignore.tmpl": ".gitignore",
     "common/ci.yml.tmpl": ".github/workflows/ci.yml",
@@ -74,9 +75,12 @@ def _next_minor(version: str) -> str:
 
 def template_values(names: PluginNames, kind: str) -> dict[str, str]:
     """The values the templates are filled in with, for a plugin of ``kind``."""
+    import datetime
+
     from roicore import __version__
 
     values = {
+        "year": str(datetime.date.today().year),
         "name": names.name,
         "package": names.package,
         "reader_id": names.reader_id,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 
-from roicore.errors import UnsupportedFeatureError
+from roicore.errors import UnknownSamplingFrequencyError, UnsupportedFeatureError
 from roicore.testing.checks import CheckFailed, NotApplicable, check
 from roicore.testing.compare import expect, expect_equal_arrays, expect_rate
 
@@ -215,7 +216,15 @@ def timestamps(case):
     x, truth = case.extractor, case.truth
     n = len(truth.series)
     if truth.timestamps is None and truth.sampling_frequency is None:
-        raise NotApplicable("the sample has neither native timestamps nor a sampling rate")
+        x = x.slice_samples()  # a view: the rate set below must not leak into later checks
+        try:
+            x.get_timestamps()
+            raised = False
+        except UnknownSamplingFrequencyError:
+            raised = True
+        expect(raised, "get_timestamps() without a rate must raise UnknownSamplingFrequencyError")
+        x.set_sampling_frequency(1.0)
+        truth = dataclasses.replace(truth, sampling_frequency=1.0)
     times = x.get_timestamps()
     expected = truth.timestamps if truth.timestamps is not None else np.arange(n) / truth.sampling_frequency
     expect_equal_arrays(times.astype(np.float64), np.asarray(expected, dtype=np.float64), "get_timestamps()", rtol=1e-9, check_dtype=False)

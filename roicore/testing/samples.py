@@ -61,7 +61,8 @@ class SegmentationTruth:
         ``(rows, columns, n_rois)`` float weights.
     traces : dict of str to ndarray
         Trace name -> ``(time, n_rois)``; exactly the names that must exist (besides "background").
-    sampling_frequency : float
+    sampling_frequency : float or None
+        None when the sample stores no rate.
     num_samples : int
     images : dict of str to ndarray
         Summary images by name; exactly the names that must exist.

@@ -140,9 +140,9 @@ def _read_imaging(x: Any, reader: str) -> Reading:
         "volumetric": bool(x.is_volumetric),
         "dtype": np.dtype(x.get_dtype()).str,
         "shape": _plain(tuple(x.shape)),
-        "sampling_frequency": float(x.get_sampling_frequency()),
+        "sampling_frequency": x.get_sampling_frequency(),
     }
-    arrays = {"series": x.get_series(), "timestamps": np.asarray(x.get_timestamps())}
+    arrays = {"series": x.get_series(), "timestamps": _timestamps(x)}
     if n:
         indices = np.array([0, n - 1, n // 2, -1])
         window = (n // 3, n - n // 3)
@@ -150,6 +150,19 @@ def _read_imaging(x: Any, reader: str) -> Reading:
         arrays["samples"] = x.get_samples(indices)
         arrays["window"] = x.get_series(*window)
     return Reading("imaging", reader, meta, arrays)
+
+
+def _timestamps(x: Any) -> np.ndarray:
+    """The timestamps; without a rate or time vector the call must raise the roicore error (then NaNs)."""
+    if x.get_sampling_frequency() is None and not x.has_time_vector():
+        from roicore.errors import UnknownSamplingFrequencyError
+
+        try:
+            x.get_timestamps()
+        except UnknownSamplingFrequencyError:
+            return np.full(int(x.get_num_samples()), np.nan)
+        raise AssertionError("get_timestamps() without a rate did not raise UnknownSamplingFrequencyError")
+    return np.asarray(x.get_timestamps())
 
 
 def _read_segmentation(x: Any, reader: str) -> Reading:
@@ -160,12 +173,12 @@ def _read_segmentation(x: Any, reader: str) -> Reading:
         "num_rois": int(x.get_num_rois()),
         "frame_shape": _plain(tuple(x.get_frame_shape())),
         "num_samples": int(x.get_num_samples()),
-        "sampling_frequency": float(x.get_sampling_frequency()),
+        "sampling_frequency": x.get_sampling_frequency(),
         "trace_names": names,
         "background_ids": _plain(list(x.get_background_ids())),
         "property_keys": keys,
     }
-    arrays = {"masks": x.get_roi_image_masks(), "timestamps": np.asarray(x.get_timestamps())}
+    arrays = {"masks": x.get_roi_image_masks(), "timestamps": _timestamps(x)}
     meta["pixel_mask_shapes"] = [tuple(p.shape) for p in x.get_roi_pixel_masks()]
     for name in names:
         arrays[f"trace:{name}"] = x.get_traces(name=name)

@@ -23,6 +23,7 @@ background ``f`` (over background ids) (nb, T)
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class CaimanContents:
     ----------
     frame_shape : tuple of int
         ``(rows, columns)`` = CaImAn's ``dims``.
-    sampling_frequency : float
+    sampling_frequency : float or None
     num_components : int
         K, the number of spatial footprints in ``estimates/A``.
     num_samples : int
@@ -105,10 +106,15 @@ class CaimanContents:
     extra_images : dict of str to h5py.Dataset
     notes : list of str
         Fields that were present but ignored, and why.
+    provenance : dict or None
+        What roicore's writer recorded about a computed source (``/roicore.provenance``,
+        e.g. an extraction's method and options), else None.
+    raw_as_c : bool
+        ``estimates/C`` holds raw traces written by roicore (the source had no denoised ones).
     """
 
     frame_shape: tuple[int, int]
-    sampling_frequency: float
+    sampling_frequency: float | None
     num_components: int
     num_samples: int
     footprints: SparseGroupInfo | h5py.Dataset
@@ -125,6 +131,8 @@ class CaimanContents:
     extra_properties: dict[str, np.ndarray] = field(default_factory=dict)
     extra_images: dict[str, h5py.Dataset] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None
+    raw_as_c: bool = False
 
 
 def _group(parent: h5py.Group, name: str) -> h5py.Group | None:
@@ -156,7 +164,8 @@ def _dims(handle: h5py.File, estimates: h5py.Group, path: str) -> tuple[int, int
     return dims[0], dims[1]
 
 
-def _rate(handle: h5py.File, path: str, override: float | None) -> float:
+def _rate(handle: h5py.File, path: str, override: float | None) -> float | None:
+    """The override, else ``params/data/fr``; None when the file has none (missing or NoneType)."""
     if override is not None:
         return override
     params = _group(handle, "params")
@@ -168,10 +177,7 @@ def _rate(handle: h5py.File, path: str, override: float | None) -> float:
             if not math.isfinite(rate) or rate <= 0:
                 raise corrupt(node, f"the frame rate must be a finite number > 0, got {rate}")
             return rate
-    raise corrupt(
-        path,
-        "no frame rate: params/data/fr is missing or NoneType; pass sampling_frequency=... to the reader",
-    )
+    return None
 
 
 def _footprints(estimates: h5py.Group, pixels: int, rows: int, columns: int) -> tuple[Any, int]:
@@ -350,6 +356,16 @@ def _extras(
     state, node = member(group, "synthesized")
     if state == DATASET:
         synthesized = set(read_text_list(node))
+    text = group.attrs.get("provenance")
+    if text is not None:
+        try:
+            provenance = json.loads(text.decode() if isinstance(text, bytes) else str(text))
+        except ValueError:
+            provenance = None
+        if isinstance(provenance, dict):
+            contents.provenance = provenance
+        else:
+            notes.append(f"{EXTRAS_GROUP}.provenance ignored: not a JSON object")
     properties = _group(group, "properties")
     if properties is not None:
         for key in properties:
@@ -476,6 +492,7 @@ def parse(handle: h5py.File, path: str, sampling_frequency: float | None = None)
         notes=notes,
     )
     synthesized, extra_traces = _extras(handle, contents, count, (rows, columns))
+    contents.raw_as_c = "C" in synthesized
 
     c, yra = fields["C"], fields["YrA"]
     if c is not None and yra is not None:

@@ -100,6 +100,19 @@ def read_rows_into(dataset: h5py.Dataset, positions: np.ndarray, start: int, end
         filled += b - a
 
 
+def _origin_note(contents: CaimanContents) -> str | None:
+    """Where a file roicore wrote came from, for ``roicore info``; None for CaImAn's own files."""
+    stored = "estimates/C holds raw traces (no denoising), read back as 'raw', not as CaImAn's denoised C"
+    provenance = contents.provenance
+    if provenance is not None and provenance.get("method"):
+        made_by = f"{provenance.get('plugin') or 'a plugin'} {provenance.get('version') or ''}".strip()
+        text = f"roicore extraction (method {provenance['method']!r}, {made_by}), not a CaImAn run"
+        return f"{text}; {stored}" if contents.raw_as_c else text
+    if contents.raw_as_c:
+        return f"written by roicore; {stored}"
+    return None
+
+
 def _refuse_external_links(handle: h5py.File, path: Path) -> None:
     """Raise UnsupportedFeatureError naming the file and the link when it holds an HDF5 external link."""
     found = first_external_link(handle)
@@ -134,6 +147,12 @@ class CaimanSegmentationExtractor(SegmentationExtractor):
         ``roicore info``).
     notes : tuple of str
         Fields present in the file but ignored, and why (also warned at open).
+    provenance : dict or None
+        For a file roicore wrote from a computed source (an extraction result),
+        what made it: method, plugin, version, options; else None.
+    origin_note : str or None
+        One sentence on where the file came from when roicore made it (an
+        extraction, or raw traces stored as ``C``); shown by ``roicore info``.
 
     Notes
     -----
@@ -199,6 +218,8 @@ class CaimanSegmentationExtractor(SegmentationExtractor):
         self.acceptance_evaluated: bool = contents.acceptance_evaluated
         self.acceptance_note: str = contents.acceptance_note
         self.notes: tuple[str, ...] = tuple(contents.notes)
+        self.provenance: dict[str, Any] | None = contents.provenance
+        self.origin_note: str | None = _origin_note(contents)
         if contents.accepted is not None:
             self.set_property("is_accepted", contents.accepted)
         for key, values in {**contents.metrics, **contents.extra_properties}.items():
@@ -219,7 +240,7 @@ class CaimanSegmentationExtractor(SegmentationExtractor):
     def get_num_samples(self) -> int:
         return self._contents.num_samples
 
-    def get_sampling_frequency(self) -> float:
+    def get_sampling_frequency(self) -> float | None:
         return self._contents.sampling_frequency
 
     def get_trace_names(self) -> list[str]:

@@ -20,13 +20,28 @@ properties, images and traces, and the note that ``C`` was made from ``raw``
 when the source has no denoised traces (``YrA`` is then zero). The reader
 honours it, so a write/read round trip returns the source.
 
+Raw traces never pose as CaImAn's denoised ``C`` silently: such a ``C`` carries
+an attribute ``roicore_note`` saying what it holds, and the provenance of a
+computed source (``extractor.provenance``, e.g. an extraction result) is kept
+as JSON in the attribute ``/roicore.provenance``; the reader reports both (its
+``origin_note``, printed by ``roicore info``).
+
+A CaImAn file converted to CaImAn (the reader's extractor itself, or a view of
+all its samples) keeps every ``estimates`` field as stored - those roicore does
+not read (``sn``, ``g``, ``center``, ``lam``, ``W``, ``b0``, ...) and the trace
+matrices bit for bit (``YrA`` is not recomputed) - and the whole ``params``
+group, copied from the source file; ``params/data/fr`` is the rate written.
+Only ``A`` is rewritten, from the same masks.
+
 Traces are streamed in time chunks; roicore renames the temporary file into
 place when :func:`write_caiman` returns (atomic, no overwrite by default).
 """
 
 from __future__ import annotations
 
+import json
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import h5py
@@ -187,7 +202,8 @@ def write_caiman(
     background_ids = list(extractor.get_background_ids())
     count, num_background = len(roi_ids), len(background_ids)
     num_samples = int(extractor.get_num_samples())
-    rate = float(extractor.get_sampling_frequency())
+    # CaImAn's own params need fr (its CNMFParams default is 30 Hz): never write a guess
+    rate = extractor.require_sampling_frequency("writing CaImAn's params/data/fr")
     plan = _TracePlan(list(extractor.get_trace_names()))
     properties = {key: extractor.get_property(key) for key in extractor.get_property_keys()}
     images = extractor.get_images_dict()
@@ -216,6 +232,63 @@ def write_caiman(
         if plan.synthesized:
             extras["synthesized"] = np.array([name.encode() for name in plan.synthesized], dtype=np.bytes_)
         _write_traces(extractor, estimates, extras, plan, count, num_background, num_samples, chunk_frames, compression)
+        if "C" in plan.synthesized:  # for anyone reading the file with h5py or CaImAn itself
+            estimates["C"].attrs["roicore_note"] = RAW_AS_C_NOTE
+        provenance = getattr(extractor, "provenance", None)
+        if isinstance(provenance, Mapping):
+            extras.attrs["provenance"] = json.dumps(dict(provenance), default=str, sort_keys=True)
+        source = _caiman_source(extractor)
+        if source is not None:
+            _copy_source_fields(source, handle, rate)
+
+
+#: the attribute on a ``C`` that holds raw traces
+RAW_AS_C_NOTE = (
+    "raw fluorescence written by roicore, not CaImAn's denoised C: the source had no denoised traces "
+    "(YrA is zero; roicore reads this C back as 'raw')"
+)
+#: written from the extractor even when the source is a CaImAn file: A in roicore's sorted CSC layout
+_REWRITTEN = {"A"}
+
+
+def _caiman_source(extractor: SegmentationExtractor) -> h5py.File | None:
+    """The CaImAn file behind ``extractor`` when it shows all of it unchanged (see the module docstring)."""
+    from roicore.segmentation import SampleSlicedSegmentationExtractor
+
+    from roicore_caiman.reader import CaimanSegmentationExtractor
+
+    node: Any = extractor
+    while (
+        isinstance(node, SampleSlicedSegmentationExtractor)
+        and node._start == 0
+        and node._end == node._parent.get_num_samples()
+        and node._times is None
+        and not node._own_properties()
+    ):
+        node = node._parent
+    if type(node) is CaimanSegmentationExtractor and node._times is None and node._file is not None:
+        # the reader's own open handle: a second h5py handle on the file would share (and close) it
+        return node._file
+    return None
+
+
+def _copy_source_fields(original: h5py.File, handle: h5py.File, rate: float) -> None:
+    estimates = original.get("estimates")
+    if isinstance(estimates, h5py.Group):
+        for key in estimates:
+            if key in _REWRITTEN:
+                continue
+            if key in handle["estimates"]:
+                del handle["estimates"][key]  # the placeholder written for it
+            original.copy(estimates[key], handle["estimates"], name=key)
+    params = original.get("params")
+    if isinstance(params, h5py.Group):
+        del handle["params"]
+        original.copy(params, handle, name="params")
+        data = handle["params"].require_group("data")
+        if "fr" in data:
+            del data["fr"]
+        data["fr"] = rate
 
 
 def _write_small_fields(

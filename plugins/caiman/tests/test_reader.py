@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from roicore.errors import CorruptFileError, UnsupportedFeatureError
+import roicore
+from roicore.errors import CorruptFileError, UnknownSamplingFrequencyError, UnsupportedFeatureError
 from roicore_caiman.reader import CaimanSegmentationExtractor
 
 
@@ -361,8 +362,14 @@ def test_three_dimensional_results_are_unsupported(build):
 
 def test_missing_frame_rate(build):
     built = build(rate=None)
-    with pytest.raises(CorruptFileError, match="sampling_frequency="):
-        _open(built.path)
+    with roicore.open(built.path) as seg:  # no rate in the file: unknown, and every read still works
+        assert seg.get_sampling_frequency() is None
+        np.testing.assert_allclose(seg.get_traces(), (built.fields["C"] + built.fields["YrA"]).T, rtol=1e-6)
+        with pytest.raises(UnknownSamplingFrequencyError, match=built.path.name):
+            seg.get_timestamps()
+        with pytest.raises(UnknownSamplingFrequencyError, match="params/data/fr"):
+            roicore.write(seg, built.path.with_name("copy.hdf5"))
+        assert not built.path.with_name("copy.hdf5").exists()
     with _open(built.path, sampling_frequency=12.5) as seg:
         assert seg.get_sampling_frequency() == 12.5
     with pytest.raises(ValueError, match="sampling_frequency"):

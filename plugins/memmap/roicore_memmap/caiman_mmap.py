@@ -6,16 +6,19 @@ The file name is the only description of the layout (see
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import warnings
 from pathlib import Path
 
-from roicore.errors import CorruptFileError, UnsupportedFeatureError
+from roicore.errors import CorruptFileError, UnsupportedFeatureError, cli_syntax_active
 
-from roicore_memmap.caiman_name import CAIMAN_DTYPE, parse_caiman_name
-from roicore_memmap.mapped import MappedImagingExtractor
+from roicore_memmap.caiman_name import CAIMAN_DTYPE, CaimanName, parse_caiman_name
+from roicore_memmap.caiman_order import guess_order
+from roicore_memmap.mapped import MappedImagingExtractor, refuse_folder
 from roicore_memmap.structure import VideoStructure
 
-__all__ = ["CaimanMmapImagingExtractor"]
+__all__ = ["CaimanMmapImagingExtractor", "CaimanOrderWarning"]
 
 
 class CaimanMmapImagingExtractor(MappedImagingExtractor):
@@ -29,15 +32,21 @@ class CaimanMmapImagingExtractor(MappedImagingExtractor):
     ----------
     file_path : str or path-like
         A file named ``<base>_d1_<rows>_d2_<columns>_d3_<planes>_order_<C|F>_frames_<T>_.mmap``.
-    sampling_frequency : float
-        In Hz; required, because CaImAn does not store the frame rate in the file.
+    sampling_frequency : float, optional
+        In Hz. CaImAn does not store the frame rate in the file: without it the
+        rate is unknown (None).
     channel : int
         Must be 0: a CaImAn memmap holds one channel.
+    order : {"C", "F"}, optional
+        The storage order, overriding the name's. Without it the name's order
+        is used, and a cheap check of a few hundred values warns when the bytes
+        look like the other order (``caiman.save_memmap(order='F')`` of a single
+        file writes C-ordered bytes under an ``order_F`` name).
 
     Raises
     ------
     ValueError
-        The name does not follow the convention, or no sampling frequency.
+        The name does not follow the convention.
     CorruptFileError
         The file size differs from what the name declares.
     UnsupportedFeatureError
@@ -50,10 +59,14 @@ class CaimanMmapImagingExtractor(MappedImagingExtractor):
         sampling_frequency: float | None = None,
         *,
         channel: int = 0,
+        order: str | None = None,
     ) -> None:
+        if order is not None and order not in ("C", "F"):
+            raise ValueError(f"order must be 'C' (pixel-major) or 'F' (frame-major), not {order!r}")
         path = Path(os.fspath(file_path))
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
+        refuse_folder(path, "a CaImAn .mmap file")
         if channel != 0 or isinstance(channel, bool):
             raise UnsupportedFeatureError(f"{path}: a CaImAn memmap holds one channel; channel={channel!r} cannot be read")
         name = parse_caiman_name(path.name)
@@ -63,10 +76,6 @@ class CaimanMmapImagingExtractor(MappedImagingExtractor):
                 "<base>_d1_<rows>_d2_<columns>_d3_<planes>_order_<C|F>_frames_<T>_.mmap, "
                 "which is the only description of a CaImAn memmap's layout"
             )
-        if sampling_frequency is None:
-            raise ValueError(
-                f"{path}: CaImAn memmaps do not store the frame rate: pass sampling_frequency=... (Hz)"
-            )
         size = os.stat(path).st_size
         if size != name.data_bytes:
             raise CorruptFileError(
@@ -75,6 +84,10 @@ class CaimanMmapImagingExtractor(MappedImagingExtractor):
                 + (" (truncated)" if size < name.data_bytes else ""),
                 path=path,
             )
+        if order is None:
+            _warn_if_order_looks_wrong(path, name)
+        else:
+            name = dataclasses.replace(name, order=order)
         axes = name.axes if name.planes > 1 else name.axes.replace("z", "")
         layout = VideoStructure(
             rows=name.rows,
@@ -91,5 +104,24 @@ class CaimanMmapImagingExtractor(MappedImagingExtractor):
 
     @property
     def order(self) -> str:
-        """``"C"`` (pixel-major) or ``"F"`` (frame-major), as the name says."""
+        """``"C"`` (pixel-major) or ``"F"`` (frame-major): as the name says, or as ``order=`` gave it."""
         return self._order
+
+
+class CaimanOrderWarning(UserWarning):
+    """A CaImAn memmap's bytes look stored in the other order than its name says."""
+
+
+def _warn_if_order_looks_wrong(path: Path, name: CaimanName) -> None:
+    guessed, spread_c, spread_f = guess_order(path, name.pixels, name.frames, CAIMAN_DTYPE, name.rows)
+    if guessed is None or guessed == name.order:
+        return
+    override = f"--option order='\"{guessed}\"'" if cli_syntax_active() else f"order={guessed!r}"
+    warnings.warn(
+        f"{path}: the name says order_{name.order}, but the values look {guessed}-ordered "
+        f"(median step to the neighbouring pixel {spread_c:.3g} read as C, to the next frame {spread_f:.3g} "
+        f"read as F); caiman.save_memmap(order='F') of a single file writes C-ordered bytes under an order_F "
+        f"name. If the frames look scrambled, open it with {override}",
+        CaimanOrderWarning,
+        stacklevel=4,
+    )

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from roicore_memmap.mapped import MappedImagingExtractor
+from roicore_memmap.mapped import MappedImagingExtractor, refuse_folder
 from roicore_memmap.npy_header import NPY_MAGIC
 from roicore_memmap.sidecar import NPY_FORMAT, SIDECAR_SUFFIX, peek_format
 
@@ -48,6 +48,7 @@ def open_memmap(file_path: str | os.PathLike[str], **kwargs: Any) -> MappedImagi
     RawImagingExtractor or NpyImagingExtractor
     """
     path = Path(os.fspath(file_path))
+    refuse_folder(path, "a raw video or .npy file (or the sidecar .json of one)")
     if kwargs.get("structure") is None and is_npy_path(path):
         from roicore_memmap.npy import NpyImagingExtractor
 

@@ -111,6 +111,15 @@ def count_frames(
     return whole
 
 
+def refuse_folder(path: Path, what: str) -> None:
+    """CorruptFileError when ``path`` is a folder: these readers read one file (``what``)."""
+    if path.is_dir():
+        raise CorruptFileError(
+            f"{path} is a folder, not {what}; give the path of the file itself",
+            path=path,
+        )
+
+
 def resolve_channel(channel: Any, channels: int, names: tuple[str, ...] | None, path: Path) -> int:
     """The index of the channel to read.
 
@@ -171,9 +180,9 @@ class MappedImagingExtractor(ImagingExtractor):
         channel: int = 0,
         channel_names: tuple[str, ...] | None = None,
     ) -> None:
-        """Record the layout; ``structure`` must have ``dtype`` and ``sampling_frequency``."""
-        if structure.dtype is None or structure.sampling_frequency is None:
-            raise ValueError("a mapped video needs a structure with dtype and sampling_frequency")
+        """Record the layout; ``structure`` must have a ``dtype`` (its rate may be None: unknown)."""
+        if structure.dtype is None:
+            raise ValueError("a mapped video needs a structure with a dtype")
         self._path = path
         self._structure = structure
         self._num_frames = int(num_frames)
@@ -194,8 +203,9 @@ class MappedImagingExtractor(ImagingExtractor):
     def get_num_samples(self) -> int:
         return self._num_frames
 
-    def get_sampling_frequency(self) -> float:
-        return float(self._structure.sampling_frequency)  # type: ignore[arg-type]
+    def get_sampling_frequency(self) -> float | None:
+        fs = self._structure.sampling_frequency
+        return None if fs is None else float(fs)
 
     def get_dtype(self) -> np.dtype:
         return self._dtype

@@ -116,8 +116,8 @@ class NpyImagingExtractor(MappedImagingExtractor):
     file_path : str or path-like
         The ``.npy`` file (or its sidecar ``<file>.npy.json``).
     sampling_frequency : float, optional
-        In Hz; required unless a sidecar gives it (a ``.npy`` file does not
-        store its frame rate). Overrides the sidecar's.
+        In Hz; overrides the sidecar's. Without either the rate is unknown
+        (None): a ``.npy`` file does not store one.
     axes : str, optional
         The array's axes, outermost first, over ``t y x z c`` (default
         ``"tyx"`` for 3-D). Overrides the sidecar's.
@@ -136,7 +136,7 @@ class NpyImagingExtractor(MappedImagingExtractor):
     UnsupportedFeatureError
         Object (pickled) or structured arrays.
     ValueError
-        No sampling frequency, or a 4-D array without ``axes``/``volumetric``
+        A 4-D array without ``axes``/``volumetric``
         and without a sidecar.
     """
 
@@ -160,12 +160,7 @@ class NpyImagingExtractor(MappedImagingExtractor):
             raise FileNotFoundError(2, f"The .npy file{named_by} does not exist", str(data))
         header = read_npy_header(data)
         letters = _choose_axes(data, header, axes, volumetric, sidecar)
-        if sampling_frequency is None:
-            if sidecar is None:
-                raise ValueError(
-                    f"{data}: a .npy file does not store its frame rate: pass sampling_frequency=... (Hz), "
-                    f"or write a sidecar {sidecar_path_for(data).name} (see the roicore-memmap README)"
-                )
+        if sampling_frequency is None and sidecar is not None:
             sampling_frequency = sidecar.sampling_frequency
         sizes = dict(zip(letters, header.shape))
         if sizes["t"] == 0:

@@ -7,10 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from roicore.errors import CorruptFileError
+from roicore.errors import CorruptFileError, cli_syntax_active, option_hint
 
-from roicore_memmap.mapped import MappedImagingExtractor, count_frames, resolve_channel
+from roicore_memmap.mapped import MappedImagingExtractor, count_frames, refuse_folder, resolve_channel
 from roicore_memmap.sidecar import NPY_FORMAT, SIDECAR_SUFFIX, Sidecar, read_sidecar, sidecar_path_for
+from roicore_memmap.sniff import explicit_open_hint
 from roicore_memmap.structure import VideoStructure
 
 __all__ = ["RawImagingExtractor"]
@@ -21,6 +22,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or os.path.samefile(a, b)
     except OSError:
         return False
+
+
+#: ``dtype`` examples in Python syntax and as a command-line JSON value
+DTYPE_EXAMPLE = {False: "'<u2'", True: """'"<u2"'"""}
 
 
 def _sidecar_for(path: Path) -> tuple[Path, Sidecar]:
@@ -35,9 +40,7 @@ def _sidecar_for(path: Path) -> tuple[Path, Sidecar]:
             # a missing companion file is a roicore error naming it (a ValueError, as before)
             raise CorruptFileError(
                 f"{path}: a headerless raw video needs a description, and no sidecar {sidecar_path.name} "
-                "is next to it. Write one (see the roicore-memmap README), or open it with "
-                "roicore.open(path, reader='memmap', structure=VideoStructure(rows=..., columns=..., axes='tyx'), "
-                "dtype='<u2', sampling_frequency=...)",
+                f"is next to it. Write one (see the roicore-memmap README), or {explicit_open_hint()}",
                 path=sidecar_path,
             )
         sidecar = read_sidecar(sidecar_path)
@@ -116,6 +119,7 @@ class RawImagingExtractor(MappedImagingExtractor):
         path = Path(os.fspath(file_path))
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
+        refuse_folder(path, "a raw video file (or its sidecar .json)")
         channel_names: tuple[str, ...] | None = None
         description: str | None = None  # the sidecar's name, for messages about the data
         if structure is None:
@@ -139,13 +143,9 @@ class RawImagingExtractor(MappedImagingExtractor):
             )
             if layout.dtype is None:
                 raise ValueError(
-                    f"{path}: dtype is required to read a headerless file (e.g. dtype='<u2' for "
-                    "little-endian uint16); give it as dtype= or in the structure"
-                )
-            if layout.sampling_frequency is None:
-                raise ValueError(
-                    f"{path}: sampling_frequency is required (a raw file does not store its frame rate); "
-                    "give it in Hz as sampling_frequency= or in the structure"
+                    f"{path}: dtype is required to read a headerless file; give it as "
+                    f"{option_hint('dtype', DTYPE_EXAMPLE[cli_syntax_active()])} "
+                    "(little-endian uint16) or in the structure"
                 )
         if not data.exists():
             named_by = f" named by {description}" if description else ""

@@ -201,6 +201,9 @@ def make_npy_samples(folder: Path) -> list[Sample]:
 
     video = make_video("u2", seed=60)
     samples.append(Sample("uint16-c", save("uint16-c.npy", video), ImagingTruth(video, 15.0), {"sampling_frequency": 15.0}))
+    video = make_video("u2", seed=64)
+    # no sidecar and no sampling_frequency=: the rate is unknown, and the reader must say None
+    samples.append(Sample("uint16-no-rate", save("uint16-no-rate.npy", video), ImagingTruth(video, None), {}))
     video = make_video("i2", seed=61)
     path = save("int16-fortran.npy", np.asfortranarray(video))
     samples.append(Sample("int16-fortran", path, ImagingTruth(video, 15.0), {"sampling_frequency": 15.0}))

@@ -57,12 +57,12 @@ SIDECAR_SUFFIX = ".json"
 MAX_SIDECAR_BYTES = 1 << 20
 
 _RAW_KEYS = {
-    "required": ("format", "version", "data", "dtype", "axes", "shape", "sampling_frequency"),
-    "optional": ("offset", "channel_names", "metadata"),
+    "required": ("format", "version", "data", "dtype", "axes", "shape"),
+    "optional": ("sampling_frequency", "offset", "channel_names", "metadata"),
 }
 _NPY_KEYS = {
-    "required": ("format", "version", "data", "sampling_frequency"),
-    "optional": ("axes", "channel_names", "metadata"),
+    "required": ("format", "version", "data"),
+    "optional": ("sampling_frequency", "axes", "channel_names", "metadata"),
 }
 
 
@@ -78,8 +78,8 @@ class Sidecar:
         :data:`RAW_FORMAT` or :data:`NPY_FORMAT`.
     data_path : Path
         The data file it describes (inside the sidecar's folder).
-    sampling_frequency : float
-        In Hz.
+    sampling_frequency : float or None
+        In Hz; None when the sidecar gives none (or null): the rate is unknown.
     structure : VideoStructure or None
         The complete layout of a raw file (None for ``.npy``).
     axes : str or None
@@ -93,7 +93,7 @@ class Sidecar:
     path: Path
     format: str
     data_path: Path
-    sampling_frequency: float
+    sampling_frequency: float | None
     structure: VideoStructure | None = None
     axes: str | None = None
     channel_names: tuple[str, ...] | None = None
@@ -199,8 +199,10 @@ class _Fields:
             raise self.fail(name, f"must be a non-empty string, not {value!r}")
         return value
 
-    def rate(self) -> float:
+    def rate(self) -> float | None:
         value = self.content.get("sampling_frequency")
+        if value is None:  # absent or null: the rate is unknown, which is allowed
+            return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise self.fail("sampling_frequency", f"must be a finite number > 0 (Hz), not {value!r}")
         return float(value)
@@ -361,8 +363,8 @@ def raw_sidecar(
     channel_names, metadata : optional
         Stored when given.
     """
-    if structure.dtype is None or structure.sampling_frequency is None:
-        raise ValueError("a sidecar needs a structure with dtype and sampling_frequency")
+    if structure.dtype is None:
+        raise ValueError("a sidecar needs a structure with a dtype")
     shape = {letter: (frames if letter == "t" else structure.size_of(letter)) for letter in structure.axes}
     content: dict[str, Any] = {
         "format": RAW_FORMAT,
@@ -372,8 +374,9 @@ def raw_sidecar(
         "axes": structure.axes,
         "shape": shape,
         "offset": structure.offset,
-        "sampling_frequency": structure.sampling_frequency,
     }
+    if structure.sampling_frequency is not None:
+        content["sampling_frequency"] = structure.sampling_frequency
     if channel_names is not None:
         content["channel_names"] = list(channel_names)
     if metadata:
@@ -384,7 +387,7 @@ def raw_sidecar(
 def npy_sidecar(
     data_name: str,
     *,
-    sampling_frequency: float,
+    sampling_frequency: float | None,
     axes: str,
     channel_names: list[str] | tuple[str, ...] | None = None,
     metadata: dict[str, Any] | None = None,
@@ -395,8 +398,9 @@ def npy_sidecar(
         "version": SIDECAR_VERSION,
         "data": data_name,
         "axes": axes,
-        "sampling_frequency": float(sampling_frequency),
     }
+    if sampling_frequency is not None:
+        content["sampling_frequency"] = float(sampling_frequency)
     if channel_names is not None:
         content["channel_names"] = list(channel_names)
     if metadata:

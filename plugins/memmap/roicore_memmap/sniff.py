@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from roicore.errors import CorruptFileError, UnsupportedFeatureError
+from roicore.errors import CorruptFileError, UnsupportedFeatureError, cli_syntax_active
 from roicore.registry.specs import Support
 
 from roicore_memmap.caiman_name import parse_caiman_name
@@ -22,11 +22,22 @@ __all__ = ["sniff_raw", "sniff_npy", "sniff_caiman_mmap", "RAW_SUFFIXES"]
 #: suffixes of headerless raw videos this plugin claims when a sidecar describes them
 RAW_SUFFIXES = (".bin", ".raw", ".dat")
 
-_HOW_TO_DESCRIBE = (
-    "describe it with a sidecar {name} (see the roicore-memmap README) or open it with "
-    "roicore.open(path, reader='memmap', structure=VideoStructure(rows=..., columns=..., axes='tyx'), "
-    "dtype='<u2', sampling_frequency=...)"
-)
+
+def explicit_open_hint() -> str:
+    """How to open a raw file without a sidecar, in the caller's syntax (Python or command line)."""
+    if cli_syntax_active():
+        return (
+            "give its layout with --reader memmap --option structure='{\"rows\": 128, \"columns\": 256, "
+            "\"axes\": \"tyx\"}' --option dtype='\"<u2\"' (and --option sampling_frequency=30 if known)"
+        )
+    return (
+        "open it with roicore.open(path, reader='memmap', structure=VideoStructure(rows=..., columns=..., "
+        "axes='tyx'), dtype='<u2') (and sampling_frequency=... if known)"
+    )
+
+
+def _how_to_describe(name: str) -> str:
+    return f"describe it with a sidecar {name} (see the roicore-memmap README) or {explicit_open_hint()}"
 
 
 def _check_sidecar(sidecar_path: Path, data_path: Path | None) -> Support:
@@ -73,7 +84,7 @@ def sniff_raw(path: Path, header: bytes) -> Support:
     if not sidecar_path.is_file():
         return Support.no(
             f"a headerless raw file with no sidecar {sidecar_path.name}: "
-            + _HOW_TO_DESCRIBE.format(name=sidecar_path.name)
+            + _how_to_describe(sidecar_path.name)
         )
     return _check_sidecar(sidecar_path, path)
 

@@ -115,7 +115,7 @@ def write_memmap(
     if frames == 0:
         raise ValueError(f"cannot write {final.name}: the extractor has no samples")
     dtype = check_dtype(extractor.dtype, "the extractor's dtype")
-    rate = float(extractor.get_sampling_frequency())
+    rate = extractor.get_sampling_frequency()  # None (unknown) is stored as no rate
     rows, columns = (int(d) for d in extractor.get_image_shape())
     volumetric = bool(extractor.is_volumetric)
     planes = int(extractor.get_num_planes()) if volumetric else 1
@@ -123,7 +123,7 @@ def write_memmap(
     if extractor.has_time_vector():
         warnings.warn(
             f"{final.name}: the extractor has a time vector, which this format cannot store; "
-            f"only the sampling frequency ({rate:g} Hz) is written",
+            + (f"only the sampling frequency ({rate:g} Hz) is written" if rate else "the rate is unknown and not written"),
             stacklevel=3,
         )
     sample_shape = tuple(extractor.get_sample_shape())

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import roicore
-from roicore.errors import CorruptFileError, UnsupportedFeatureError
-from roicore_memmap.caiman_mmap import CaimanMmapImagingExtractor
+from roicore.errors import CorruptFileError, UnknownSamplingFrequencyError, UnsupportedFeatureError
+from roicore_memmap.caiman_mmap import CaimanMmapImagingExtractor, CaimanOrderWarning
+from roicore_memmap.caiman_order import guess_order
 from roicore_memmap.caiman_name import parse_caiman_name
 from roicore_memmap.samples import make_video, write_caiman_mmap
 
@@ -78,11 +82,69 @@ def test_size_mismatch_is_corrupt(tmp_path: Path, delta: int) -> None:
 
 def test_arguments(tmp_path: Path) -> None:
     path = write_caiman_mmap(tmp_path, "Yr", make_video("f4"), "F")
-    with pytest.raises(ValueError, match="sampling_frequency"):
-        CaimanMmapImagingExtractor(path)
+    with CaimanMmapImagingExtractor(path) as unknown:  # CaImAn stores no rate: unknown, not an error
+        assert unknown.get_sampling_frequency() is None
+        with pytest.raises(UnknownSamplingFrequencyError, match=path.name):
+            unknown.get_timestamps()
     with pytest.raises(UnsupportedFeatureError, match="one channel"):
         CaimanMmapImagingExtractor(path, 1.0, channel=1)
     other = tmp_path / "plain.mmap"
     other.write_bytes(path.read_bytes())
     with pytest.raises(ValueError, match="convention"):
         CaimanMmapImagingExtractor(other, 1.0)
+
+
+@pytest.fixture(scope="module")
+def movie() -> np.ndarray:
+    """A movie with the structure of real data: neurons, uneven illumination, neuropil, noise."""
+    from roicore.demo.session import make_session
+
+    return make_session(num_frames=150, shape=(40, 56), num_neurons=8, seed=4).video.astype(np.float32)
+
+
+def _mislabelled(folder: Path, movie: np.ndarray) -> Path:
+    """C-ordered bytes under an order_F name: what caiman.save_memmap(order='F') of one file writes."""
+    path = write_caiman_mmap(folder, "Yr", movie, "C")
+    wrong = path.with_name(path.name.replace("_order_C_", "_order_F_"))
+    path.rename(wrong)
+    return wrong
+
+
+def test_a_mislabelled_order_is_warned_about_and_the_override_reads_it(tmp_path: Path, movie: np.ndarray) -> None:
+    path = _mislabelled(tmp_path, movie)
+    with pytest.warns(CaimanOrderWarning, match=r"says order_F, but the values look C-ordered") as caught:
+        with roicore.open(path, sampling_frequency=30.0) as scrambled:
+            assert not np.array_equal(scrambled.get_series(0, 3), movie[:3])  # what the warning is about
+    message = str(caught[0].message)
+    assert path.name in message and "order='C'" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the override is trusted: no check, no warning
+        with roicore.open(path, sampling_frequency=30.0, order="C") as fixed:
+            assert fixed.order == "C"
+            np.testing.assert_array_equal(fixed.get_series(), movie)
+    done = subprocess.run([str(Path(sys.executable).parent / "roicore"), "info", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and """--option order='"C"'""" in done.stderr  # the command line's syntax
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_correctly_named_movies_open_without_a_warning(tmp_path: Path, movie: np.ndarray, order: str) -> None:
+    path = write_caiman_mmap(tmp_path, "Yr", movie, order)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with roicore.open(path) as x:
+            np.testing.assert_array_equal(x.get_series(), movie)
+    assert guess_order(path, movie[0].size, len(movie), np.dtype("<f4"), 40)[0] == order
+    volume = np.stack([movie, movie[:, ::-1] * 0.5], axis=-1)  # planes flatten after rows and columns
+    path = write_caiman_mmap(tmp_path, f"vol{order}", volume, order)
+    assert guess_order(path, volume[0].size, len(volume), np.dtype("<f4"), 40)[0] == order
+
+
+def test_noise_gives_no_verdict_and_a_bad_order_is_refused(tmp_path: Path) -> None:
+    noise = np.random.default_rng(3).normal(size=(50, 19, 13)).astype(np.float32)
+    path = write_caiman_mmap(tmp_path, "noise", noise, "F")
+    assert guess_order(path, 19 * 13, 50, np.dtype("<f4"), 19)[0] is None
+    # T = 3 x rows: the element at +T is also a near pixel under F, so no verdict whatever the data
+    assert guess_order(path, 19 * 13, 57, np.dtype("<f4"), 19)[0] is None
+    with pytest.raises(ValueError, match="order must be 'C'"):
+        CaimanMmapImagingExtractor(path, order="X")

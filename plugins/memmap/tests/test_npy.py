@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import roicore
-from roicore.errors import CorruptFileError, UnsupportedFeatureError
+from roicore.errors import CorruptFileError, UnknownSamplingFrequencyError, UnsupportedFeatureError
 from roicore_memmap.npy import NpyImagingExtractor
 from roicore_memmap.npy_header import read_npy_header
 from roicore_memmap.samples import make_npy_samples, make_video
@@ -62,11 +62,27 @@ def test_structured_array_is_refused(tmp_path: Path) -> None:
         NpyImagingExtractor(path, 10.0)
 
 
-def test_rate_is_required_without_a_sidecar(tmp_path: Path, video: np.ndarray) -> None:
+def test_no_rate_opens_with_an_unknown_rate(tmp_path: Path, video: np.ndarray) -> None:
     path = tmp_path / "movie.npy"
     np.save(path, video)
-    with pytest.raises(ValueError, match="does not store its frame rate"):
-        NpyImagingExtractor(path)
+    with roicore.open(path) as x:
+        assert x.get_sampling_frequency() is None
+        np.testing.assert_array_equal(x.get_series(), video)  # reading needs no rate
+        with pytest.raises(UnknownSamplingFrequencyError, match="movie.npy") as info:
+            x.get_timestamps()
+        assert "sampling_frequency=30" in str(info.value) and "set_sampling_frequency" in str(info.value)
+        assert isinstance(info.value, ValueError)
+        x.set_sampling_frequency(4.0)
+        np.testing.assert_allclose(x.get_timestamps(0, 3), [0.0, 0.25, 0.5])
+    sidecar = tmp_path / "movie.npy.json"
+    sidecar.write_text(json.dumps({"format": "roicore-npy-video", "version": 1, "data": "movie.npy",
+                                   "sampling_frequency": None}))
+    with roicore.open(path) as x:  # a null rate in the sidecar is "unknown" too
+        assert x.get_sampling_frequency() is None
+    sidecar.write_text(json.dumps({"format": "roicore-npy-video", "version": 1, "data": "movie.npy",
+                                   "sampling_frequency": 3.0}))
+    with roicore.open(path, sampling_frequency=7.0) as x:  # the explicit argument wins over the file
+        assert x.get_sampling_frequency() == 7.0
 
 
 def test_sidecar_gives_rate_and_axes_and_can_be_opened(tmp_path: Path) -> None:

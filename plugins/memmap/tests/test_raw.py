@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -176,12 +178,13 @@ def test_truncated_file_with_a_sidecar_that_declares_frames(tmp_path: Path, vide
 
 
 # -- explicit arguments ---------------------------------------------------------------------------
-def test_missing_dtype_or_rate_or_structure_is_explained(tmp_path: Path, video: np.ndarray) -> None:
+def test_missing_dtype_or_structure_is_explained(tmp_path: Path, video: np.ndarray) -> None:
     path = _raw(tmp_path, video)
     with pytest.raises(ValueError, match="dtype is required"):
         RawImagingExtractor(path, VideoStructure(ROWS, COLUMNS), sampling_frequency=1.0)
-    with pytest.raises(ValueError, match="sampling_frequency is required"):
-        RawImagingExtractor(path, VideoStructure(ROWS, COLUMNS), dtype="<u2")
+    with RawImagingExtractor(path, VideoStructure(ROWS, COLUMNS), dtype="<u2") as unknown:
+        assert unknown.get_sampling_frequency() is None
+        np.testing.assert_array_equal(unknown.get_series(), video.astype("<u2"))
     with pytest.raises(ValueError, match="no sidecar movie.bin.json"):
         RawImagingExtractor(path)
     with pytest.raises(ValueError, match="given twice"):
@@ -256,3 +259,15 @@ def test_reads_are_copies(tmp_path: Path, video: np.ndarray) -> None:
         block = x.get_series(0, 2)
         block[...] = 0
         np.testing.assert_array_equal(x.get_series(0, 2), video[:2])
+
+
+@pytest.mark.parametrize("reader", ["memmap", "caiman-mmap", "npy"])
+def test_a_folder_is_named_as_a_folder(tmp_path: Path, reader: str) -> None:
+    folder = tmp_path / "session"
+    folder.mkdir()
+    with pytest.raises(CorruptFileError, match=r"session is a folder, not") as info:
+        roicore.open(folder, reader=reader)
+    assert info.value.path == str(folder)
+    done = subprocess.run([str(Path(sys.executable).parent / "roicore"), "info", str(folder), "--reader", reader],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "is a folder" in done.stderr and "Traceback" not in done.stderr

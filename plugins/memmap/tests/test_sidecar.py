@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import roicore
-from roicore.errors import CorruptFileError
+from roicore.errors import CorruptFileError, UnknownSamplingFrequencyError
 from roicore_memmap.raw import RawImagingExtractor
 from roicore_memmap.samples import COLUMNS, ROWS
 from roicore_memmap.sidecar import RAW_FORMAT, read_sidecar
@@ -119,7 +119,7 @@ def test_invalid_field_is_named(movie: Path, change: dict[str, Any], field: str)
     assert info.value.path == str(sidecar)
 
 
-@pytest.mark.parametrize("field", ["format", "version", "data", "dtype", "axes", "shape", "sampling_frequency"])
+@pytest.mark.parametrize("field", ["format", "version", "data", "dtype", "axes", "shape"])
 def test_missing_required_field_is_named(movie: Path, field: str) -> None:
     content = _valid()
     del content[field]
@@ -172,3 +172,16 @@ def test_sidecar_describing_the_wrong_size(movie: Path) -> None:
     _write(movie, content)
     with pytest.raises(CorruptFileError, match="movie.bin"):
         roicore.open(movie)
+
+
+def test_sidecar_without_a_rate_opens_with_an_unknown_rate(movie: Path, video: np.ndarray) -> None:
+    content = _valid()
+    del content["sampling_frequency"]
+    _write(movie, content)
+    with roicore.open(movie) as x:
+        assert x.get_sampling_frequency() is None
+        np.testing.assert_array_equal(x.get_series(), video.astype("<u2"))
+        with pytest.raises(UnknownSamplingFrequencyError, match="movie.bin"):
+            x.time_to_sample_indices(0.5)
+    with roicore.open(movie, sampling_frequency=5.0) as x:
+        np.testing.assert_allclose(x.get_timestamps(0, 2), [0.0, 0.2])

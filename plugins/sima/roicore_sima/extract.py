@@ -202,6 +202,8 @@ def _thread_traces(
 
 def _timestamps(imaging: Any) -> np.ndarray | None:
     """The video's timestamps when they differ from ``arange(n) / fs`` (else None: rate-derived)."""
+    if imaging.get_sampling_frequency() is None and not imaging.has_time_vector():
+        return None  # unknown rate: the result has none either, and asking it for times says so
     stamps = imaging.get_timestamps()
     if imaging.has_time_vector():
         return stamps
