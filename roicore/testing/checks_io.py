@@ -324,7 +324,8 @@ def _read_all(extractor: Any) -> None:
             extractor.get_background_image_masks()
         for key in extractor.get_property_keys():
             extractor.get_property(key)
-    extractor.get_timestamps()
+    if extractor.has_time_vector() or extractor.get_sampling_frequency() is not None:
+        extractor.get_timestamps()  # without either, it raises by contract (imaging.time checks that)
 
 
 @_io_check("io.no_pickle", depends_on=("imaging.series.full", "segmentation.ids"))

@@ -130,7 +130,8 @@ def _segmentation_inconsistencies(reading: Reading) -> list[str]:
                 problems.append(f"get_traces(name={name[6:]!r}) has dtype {array.dtype}, not float")
         elif name.startswith("image:"):
             problems += _shape_problem(f"image {name[6:]!r}", array, (rows, columns))
-        elif name.startswith("property:") and (array.ndim != 1 or array.shape[0] != n):
+        # one row per ROI; a row may be a vector (suite2p's iscell pairs, centroids)
+        elif name.startswith("property:") and (array.ndim < 1 or array.shape[0] != n):
             problems.append(f"property {name[9:]!r} has shape {array.shape} for {n} ROIs")
     return problems
 
