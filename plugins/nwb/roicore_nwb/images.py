@@ -48,12 +48,20 @@ class StoredImage:
         return np.ascontiguousarray(values.T) if self.transpose else values
 
 
-def find_images(handle: h5py.File, frame_shape: tuple[int, int], convention: Convention, prefer: str = "") -> tuple[dict[str, StoredImage], list[str]]:
+def find_images(
+    handle: h5py.File, frame_shape: tuple[int, int], convention: Convention, prefer: tuple[str, ...] = ()
+) -> tuple[dict[str, StoredImage], list[str]]:
     """Images fitting ``frame_shape`` by roicore name, and notes about the ones left out.
 
-    ``prefer`` (a PlaneSegmentation name) wins when two containers hold an
-    image of the same name.
+    When two containers hold an image of the same name, the one whose
+    container name contains a string of ``prefer`` (the PlaneSegmentation's
+    name, suite2p's ``Backgrounds_<plane>``) wins, else the first.
     """
+
+    def preferred(container_path: str) -> bool:
+        leaf = container_path.rsplit("/", 1)[-1]
+        return any(p and p in leaf for p in prefer)
+
     images: dict[str, StoredImage] = {}
     owners: dict[str, str] = {}
     notes: list[str] = []
@@ -73,8 +81,8 @@ def find_images(handle: h5py.File, frame_shape: tuple[int, int], convention: Con
                     continue
             name = canonical_image_name(key)
             if name in images:
-                if prefer and prefer in container_path and prefer not in owners[name]:
-                    pass
+                if preferred(container_path) and not preferred(owners[name].rsplit("/", 1)[0]):
+                    notes.append(f"image {owners[name]} left out: {node.name} belongs to the chosen table")
                 else:
                     notes.append(f"image {node.name} left out: {owners[name]} already gives {name!r}")
                     continue

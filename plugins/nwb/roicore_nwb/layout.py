@@ -133,9 +133,12 @@ def open_nwb(file_path: str | os.PathLike[str]) -> tuple[Path, h5py.File]:
         version = attr_text(handle, "nwb_version")
         if version.startswith("1."):
             raise UnsupportedFeatureError(f"{path}: NWB {version} (NWB 1.x); roicore-nwb reads NWB 2.x files")
-    except BaseException:
+    except (CorruptFileError, UnsupportedFeatureError):
         handle.close()
         raise
+    except Exception as exc:
+        handle.close()
+        raise CorruptFileError(f"{path}: the NWB file's root cannot be read ({first_line(exc)}); the file is damaged", path=path) from exc
     return path, handle
 
 

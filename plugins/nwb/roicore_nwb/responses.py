@@ -133,7 +133,7 @@ def trace_name(series: Series) -> str:
     for known in KNOWN_TRACES:
         if lowered == known or container_lowered == known:
             return known
-    if lowered in ("roiresponseseries", "fluorescence", "f") or re.fullmatch(r"plane\d+", lowered):
+    if lowered in ("fluorescence", "f") or re.fullmatch(r"plane\d+|roiresponseseries\d*", lowered):
         if container_lowered == "fluorescence" or series.container_type == "Fluorescence":
             return "raw"
     if lowered in ("spikes", "spks", "deconvolved_activity"):

@@ -211,7 +211,9 @@ class NwbSegmentationExtractor(SegmentationExtractor):
                 file_rate = None
         self._rate = rate if rate is not None else file_rate
         self._set_properties(table, cell_rows)
-        self._images, image_notes = find_images(handle, self._frame_shape, self.convention, prefer=table.name)
+        self._images, image_notes = find_images(
+            handle, self._frame_shape, self.convention, prefer=(table.name, f"Backgrounds_{self._plane or 0}")
+        )
         self.notes.extend(image_notes)
 
     def _choose(self, tables: list[PlaneTable], choice: str | None) -> PlaneTable:
