@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +305,9 @@ class NwbSegmentationExtractor(SegmentationExtractor):
                 if isinstance(data, h5py.Dataset) and data.ndim >= 3:
                     a, b = int(data.shape[1]), int(data.shape[2])
                     return (b, a) if self.convention.series == "columns-first" else (a, b)
+        stated = re.search(r"\(frame: (\d+) rows x (\d+) columns\)", attr_text(table.group, "description"))
+        if stated:
+            return (int(stated.group(1)), int(stated.group(2)))
         extent = table.max_coordinates()
         if extent is not None:
             self.notes.append(f"frame shape {extent} taken from the largest pixel coordinates (no image gives it)")
