@@ -423,7 +423,7 @@ def make_imaging_writer_samples(folder: Path) -> list[WriterSample]:
 
     rng = np.random.default_rng(5)
     planar = NumpyImagingExtractor(rng.integers(0, 60000, (20, 11, 7), dtype=np.uint16), 30.0)
-    volume = NumpyImagingExtractor(rng.normal(0, 1, (6, 5, 8, 3)).astype(np.float32), 4.0, volumetric=True)
+    volume = NumpyImagingExtractor(rng.normal(0, 1, (12, 5, 8, 3)).astype(np.float32), 4.0, volumetric=True)
     return [
         WriterSample("uint16", planar, "video.nwb", options={"chunk_frames": 6}),
         WriterSample("volume", volume, "volume.nwb"),

@@ -117,9 +117,14 @@ def _time_kwargs(extractor: Any, rate_option: float | None, where: str) -> dict[
 
 def _new_nwbfile(metadata: dict[str, Any]) -> Any:
     from pynwb import NWBFile
+    from pynwb.file import Subject
 
     fields = dict(metadata["NWBFile"])
-    return NWBFile(**fields)
+    nwbfile = NWBFile(**fields)
+    subject = metadata.get("Subject")
+    if subject:
+        nwbfile.subject = Subject(**subject)
+    return nwbfile
 
 
 def _ophys(nwbfile: Any) -> Any:
