@@ -21,7 +21,7 @@ import numpy as np
 from roicore.errors import CorruptFileError, RoicoreError
 from roicore.imaging import ImagingExtractor
 from roicore_nwb.layout import PHOTON_SERIES, corrupt, first_line, iter_typed, open_nwb, text
-from roicore_nwb.producers import detect_convention
+from roicore_nwb.producers import CONVENTIONS, detect_convention
 from roicore_nwb.segmentation import ChoiceError, _rate_argument
 from roicore_nwb.sniff import sniff_imaging
 from roicore_nwb.timing import Timing, read_timing
@@ -137,6 +137,8 @@ class NwbImagingExtractor(ImagingExtractor):
     ) -> None:
         self._file: h5py.File | None = None
         rate = _rate_argument(sampling_frequency)
+        if convention is not None and convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, not {convention!r}")
         path, handle = open_nwb(file_path)
         self._path = path
         try:
@@ -149,7 +151,7 @@ class NwbImagingExtractor(ImagingExtractor):
                 raise corrupt(path, f"{data.name} holds {data.dtype} values, not pixel values")
             self._convention = detect_convention(handle, convention)
             self._timing: Timing = read_timing(group, int(data.shape[0]), path, _nominal_rate(group))
-        except (RoicoreError, ValueError, TypeError):
+        except RoicoreError:
             handle.close()
             raise
         except Exception as exc:

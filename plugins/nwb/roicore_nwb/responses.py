@@ -66,9 +66,12 @@ def _resolve_table(handle: h5py.File, rois: h5py.Dataset, path: Path) -> str:
     if ref is None:
         raise corrupt(path, f"{rois.name} (a DynamicTableRegion) has no 'table' reference")
     try:
-        return handle[ref].name
+        name = handle[ref].name
     except Exception as exc:
         raise corrupt(path, f"{rois.name} refers to a table that cannot be resolved ({first_line(exc)})") from exc
+    if name is None or not isinstance(handle.get(name), h5py.Group):
+        raise corrupt(path, f"{rois.name} refers to a table that cannot be resolved (it is no longer in the file)")
+    return name
 
 
 def _table_rows(handle: h5py.File, table: str) -> int:

@@ -29,7 +29,7 @@ from roicore.errors import CorruptFileError, RoicoreError, UnsupportedFeatureErr
 from roicore.segmentation import RoiMasks, SegmentationExtractor
 from roicore_nwb.images import StoredImage, find_images
 from roicore_nwb.layout import attr_text, corrupt, first_line, iter_typed, open_nwb
-from roicore_nwb.producers import Convention, detect_convention
+from roicore_nwb.producers import CONVENTIONS, Convention, detect_convention
 from roicore_nwb.responses import Series, TracePart, find_series, read_parts, trace_name
 from roicore_nwb.sniff import sniff_segmentation
 from roicore_nwb.tables import PlaneTable
@@ -134,11 +134,18 @@ class NwbSegmentationExtractor(SegmentationExtractor):
         rate = _rate_argument(sampling_frequency)
         if plane is not None and (isinstance(plane, bool) or not isinstance(plane, (int, np.integer)) or plane < 0):
             raise ValueError(f"plane must be a non-negative integer, not {plane!r}")
+        if convention is not None and convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, not {convention!r}")
+        if frame_shape is not None:
+            shape = tuple(frame_shape)
+            if len(shape) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in shape):
+                raise ValueError(f"frame_shape must be (rows, columns), two positive integers, not {frame_shape!r}")
+            frame_shape = (int(shape[0]), int(shape[1]))
         path, handle = open_nwb(file_path)
         self._path = path
         try:
             self._setup(handle, plane_segmentation, rate, convention, None if plane is None else int(plane), frame_shape)
-        except (RoicoreError, ValueError, TypeError):
+        except RoicoreError:
             handle.close()
             raise
         except Exception as exc:
@@ -251,7 +258,7 @@ class NwbSegmentationExtractor(SegmentationExtractor):
         planes = table.voxel_planes()
         if planes is None:
             if plane not in (None, 0):
-                raise ValueError(f"{self._path}: plane={plane} given, but {table.group.name} holds planar masks")
+                raise ChoiceError(f"{self._path}: plane={plane} given, but {table.group.name} holds planar masks")
             return rows
         found = sorted(set(planes[rows].tolist()))
         if -1 in found:
@@ -264,7 +271,7 @@ class NwbSegmentationExtractor(SegmentationExtractor):
             self._plane = found[0] if found else 0
             return rows
         if plane not in found:
-            raise ValueError(f"{self._path}: no ROI of {table.group.name} lies in plane {plane} (planes: {found})")
+            raise ChoiceError(f"{self._path}: no ROI of {table.group.name} lies in plane {plane} (planes: {found})")
         return rows[planes[rows] == plane]
 
     def _ids(self, table: PlaneTable, rows: np.ndarray) -> list[Any]:
@@ -281,12 +288,9 @@ class NwbSegmentationExtractor(SegmentationExtractor):
     def _find_frame_shape(self, handle: h5py.File, table: PlaneTable, given: Any) -> tuple[int, int]:
         path = self._path
         if given is not None:
-            shape = tuple(int(v) for v in given)
-            if len(shape) != 2 or min(shape) <= 0:
-                raise ValueError(f"frame_shape must be (rows, columns), not {given!r}")
-            if table.stored_shape is not None and table.stored_shape != shape:
-                raise ValueError(f"{path}: frame_shape={shape} contradicts the image masks' {table.stored_shape}")
-            return shape  # type: ignore[return-value]
+            if table.stored_shape is not None and table.stored_shape != given:
+                raise ChoiceError(f"{path}: frame_shape={given} contradicts the image masks' {table.stored_shape}")
+            return given
         if table.stored_shape is not None:
             return table.stored_shape
         images = [
