@@ -259,13 +259,16 @@ class ExternalSeriesImagingExtractor(ImagingExtractor):
             names = _external_files(group)
             if not names:
                 raise corrupt(path, f"{group.name} stores neither data nor external files")
+            stated = rate
+            if stated is None and isinstance(group.get("starting_time"), h5py.Dataset):
+                stated = _rate_argument(group["starting_time"].attrs.get("rate"))
             for name in names:
                 target = Path(name)
                 target = target if target.is_absolute() else path.parent / target
                 if not target.exists():
                     raise CorruptFileError(f"{path}: {group.name} refers to the external file {target}, which does not exist",
                                            path=target)
-                self._parts.append(roicore.open(target, kind="imaging", **(external_kwargs or {})))
+                self._parts.append(self._open_part(roicore, target, stated, dict(external_kwargs or {})))
             counts = [part.get_num_samples() for part in self._parts]
             self._offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
             shapes = {part.get_sample_shape() for part in self._parts}
@@ -284,6 +287,16 @@ class ExternalSeriesImagingExtractor(ImagingExtractor):
         own = self._timing.rate
         inner = self._parts[0].get_sampling_frequency()
         self._rate = rate if rate is not None else (own if own is not None else inner)
+
+    @staticmethod
+    def _open_part(roicore: Any, target: Path, rate: float | None, kwargs: dict[str, Any]) -> ImagingExtractor:
+        """Open one external file; formats that store no rate get the NWB series' rate."""
+        if rate is not None and "sampling_frequency" not in kwargs:
+            try:
+                return roicore.open(target, kind="imaging", sampling_frequency=rate, **kwargs)
+            except TypeError:
+                pass  # the reader takes no sampling_frequency: its format stores the rate
+        return roicore.open(target, kind="imaging", **kwargs)
 
     def get_image_shape(self) -> tuple[int, int]:
         return self._parts[0].get_image_shape()

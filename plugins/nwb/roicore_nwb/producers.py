@@ -91,6 +91,8 @@ def detect_convention(handle: h5py.File, override: str | None = None) -> Convent
     for group in _plane_segmentations(handle):
         description = attr_text(group, "description")
         name = group.name.rsplit("/", 1)[-1]
+        if "(roicore-nwb; frame:" in description:
+            return replace(CONVENTIONS["roicore"], evidence=f"PlaneSegmentation {group.name} written by roicore-nwb")
         if "CNMF_ROIs" in (description, name):
             return replace(CONVENTIONS["caiman"], evidence=f"PlaneSegmentation {group.name} described {description!r}")
         if description == "suite2p output":

@@ -128,6 +128,9 @@ def _slug(text: str) -> str:
 def trace_name(series: Series) -> str:
     """The roicore name of a series' traces, from its container and its own name."""
     name, container = series.name, series.container
+    stated = re.fullmatch(r"roicore trace: ([A-Za-z0-9_]+)", attr_text(series.group, "comments"))
+    if stated:
+        return stated.group(1)
     lowered, container_lowered = name.lower(), container.lower()
     if "background" in lowered or "background" in container_lowered:
         return "background"

@@ -309,7 +309,7 @@ class NwbSegmentationExtractor(SegmentationExtractor):
                 if isinstance(data, h5py.Dataset) and data.ndim >= 3:
                     a, b = int(data.shape[1]), int(data.shape[2])
                     return (b, a) if self.convention.series == "columns-first" else (a, b)
-        stated = re.search(r"\(frame: (\d+) rows x (\d+) columns\)", attr_text(table.group, "description"))
+        stated = re.search(r"frame: (\d+) rows x (\d+) columns\)", attr_text(table.group, "description"))
         if stated:
             return (int(stated.group(1)), int(stated.group(2)))
         extent = table.max_coordinates()

@@ -52,8 +52,9 @@ _RESERVED_COLUMNS = {"id", "image_mask", "pixel_mask", "voxel_mask", "pixel_mask
                      "Accepted", "Rejected", "ROICentroids", "roi_name"}
 
 
-#: appended to every PlaneSegmentation description: pixel masks do not say how big the frame is
-FRAME_NOTE = "(frame: {rows} rows x {columns} columns)"
+#: appended to every PlaneSegmentation description: pixel masks do not say how big the frame is, and the
+#: marker tells the reader the convention when the file's source_script is someone else's
+FRAME_NOTE = "(roicore-nwb; frame: {rows} rows x {columns} columns)"
 
 
 class RateRequiredError(RoicoreError, ValueError):
@@ -424,7 +425,8 @@ def add_segmentation_to_nwbfile(
         timing = dict(time)
         if "timestamps" in timing and shared is not None:
             timing["timestamps"] = shared  # one timestamps dataset, linked by the others
-        series = RoiResponseSeries(data=data, rois=region, **series_meta, **timing)
+        fields = {"comments": f"roicore trace: {name}", **series_meta}  # the reader's name for it, whatever the series' name
+        series = RoiResponseSeries(data=data, rois=region, **fields, **timing)
         holder.add_roi_response_series(series)
         if "timestamps" in timing and shared is None:
             shared = series
