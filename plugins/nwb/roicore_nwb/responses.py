@@ -134,7 +134,8 @@ def trace_name(series: Series) -> str:
     lowered, container_lowered = name.lower(), container.lower()
     if "background" in lowered or "background" in container_lowered:
         return "background"
-    if series.container_type == "DfOverF" or container_lowered in ("dfoverf", "dff", "df_over_f"):
+    # neuroconv 0.10 writes dF/F as Fluorescence/DfOverF
+    if series.container_type == "DfOverF" or container_lowered in ("dfoverf", "dff", "df_over_f") or lowered in ("dfoverf", "df_over_f"):
         return "dff"
     for known in KNOWN_TRACES:
         if lowered == known or container_lowered == known:

@@ -277,8 +277,13 @@ class NwbSegmentationExtractor(SegmentationExtractor):
     def _ids(self, table: PlaneTable, rows: np.ndarray) -> list[Any]:
         group = table.group
         node = group.get("roi_name")
+        names = None
         if "roi_name" in table.columns and isinstance(node, h5py.Dataset) and node.shape[:1] == (table.num_rows,):
-            ids: list[Any] = [str(v) for v in _column_values(node, rows).tolist()]
+            names = [str(v) for v in _column_values(node, rows).tolist()]
+            if names == [str(int(v)) for v in table.ids[rows].tolist()]:
+                names = None  # neuroconv 0.10 writes str(id): the ids themselves
+        if names is not None:
+            ids: list[Any] = names
         else:
             ids = [int(v) for v in table.ids[rows].tolist()]
         if len(set(ids)) != len(ids):
