@@ -24,7 +24,7 @@ from roicore_nwb.layout import PHOTON_SERIES, corrupt, first_line, iter_typed, o
 from roicore_nwb.producers import CONVENTIONS, detect_convention
 from roicore_nwb.segmentation import ChoiceError, _rate_argument
 from roicore_nwb.sniff import sniff_imaging
-from roicore_nwb.timing import Timing, read_timing
+from roicore_nwb.timing import Timing, read_timing, stamps_window
 
 __all__ = ["NwbImagingExtractor", "ExternalSeriesImagingExtractor", "open_nwb_imaging", "choose_series"]
 
@@ -188,12 +188,7 @@ class NwbImagingExtractor(ImagingExtractor):
         return self._data.dtype
 
     def get_native_timestamps(self, start_sample: int | None = None, end_sample: int | None = None) -> np.ndarray | None:
-        stamps = self._timing.timestamps
-        if stamps is None:
-            return None
-        start = 0 if start_sample is None else int(start_sample)
-        end = self.get_num_samples() if end_sample is None else int(end_sample)
-        return stamps[start:end].copy()
+        return stamps_window(self._timing.timestamps, start_sample, end_sample, self.get_num_samples())
 
     def _orient(self, block: np.ndarray) -> np.ndarray:
         if self._transpose:
@@ -314,12 +309,7 @@ class ExternalSeriesImagingExtractor(ImagingExtractor):
         return np.dtype(self._parts[0].get_dtype())
 
     def get_native_timestamps(self, start_sample: int | None = None, end_sample: int | None = None) -> np.ndarray | None:
-        stamps = self._timing.timestamps
-        if stamps is None:
-            return None
-        start = 0 if start_sample is None else int(start_sample)
-        end = self.get_num_samples() if end_sample is None else int(end_sample)
-        return stamps[start:end].copy()
+        return stamps_window(self._timing.timestamps, start_sample, end_sample, self.get_num_samples())
 
     def _read_series(self, start: int, end: int) -> np.ndarray:
         blocks = []

@@ -33,7 +33,7 @@ from roicore_nwb.producers import CONVENTIONS, Convention, detect_convention
 from roicore_nwb.responses import Series, TracePart, find_series, read_parts, trace_name
 from roicore_nwb.sniff import sniff_segmentation
 from roicore_nwb.tables import PlaneTable
-from roicore_nwb.timing import Timing
+from roicore_nwb.timing import Timing, stamps_window
 
 __all__ = ["NwbSegmentationExtractor", "ChoiceError"]
 
@@ -449,11 +449,8 @@ class NwbSegmentationExtractor(SegmentationExtractor):
         return list(self._traces)
 
     def get_native_timestamps(self, start_sample: int | None = None, end_sample: int | None = None) -> np.ndarray | None:
-        if self._timing is None or self._timing.timestamps is None:
-            return None
-        start = 0 if start_sample is None else int(start_sample)
-        end = self._num_samples if end_sample is None else int(end_sample)
-        return self._timing.timestamps[start:end].copy()
+        stamps = None if self._timing is None else self._timing.timestamps
+        return stamps_window(stamps, start_sample, end_sample, self._num_samples)
 
     @property
     def file_path(self) -> Path:

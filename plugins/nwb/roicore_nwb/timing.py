@@ -12,7 +12,7 @@ import numpy as np
 
 from roicore_nwb.layout import corrupt
 
-__all__ = ["Timing", "read_timing", "REGULAR_RTOL"]
+__all__ = ["Timing", "read_timing", "stamps_window", "REGULAR_RTOL"]
 
 #: timestamps whose steps differ from their median by at most this (relative) are regular
 REGULAR_RTOL = 1e-6
@@ -101,3 +101,10 @@ def read_timing(series: h5py.Group, num_samples: int, path: Path, nominal_rate: 
         times = None if offset == 0 else offset + np.arange(num_samples, dtype=np.float64) / rate
         return Timing(num_samples, rate, times, f"{start.name} and its rate")
     raise corrupt(path, f"{series.name} has neither timestamps nor starting_time/rate: NWB needs one of them")
+
+
+def stamps_window(stamps: np.ndarray | None, start: int | None, end: int | None, count: int) -> np.ndarray | None:
+    """A copy of ``stamps[start:end]`` (None bounds: the whole range), or None without timestamps."""
+    if stamps is None:
+        return None
+    return stamps[(0 if start is None else int(start)) : (count if end is None else int(end))].copy()
