@@ -20,6 +20,7 @@ import numpy as np
 
 from roicore.errors import CorruptFileError, RoicoreError
 from roicore.imaging import ImagingExtractor
+from roicore_nwb.arrays import swap_rows_columns
 from roicore_nwb.layout import PHOTON_SERIES, corrupt, first_line, iter_typed, open_nwb, text
 from roicore_nwb.producers import CONVENTIONS, detect_convention
 from roicore_nwb.segmentation import ChoiceError, _rate_argument
@@ -192,7 +193,7 @@ class NwbImagingExtractor(ImagingExtractor):
 
     def _orient(self, block: np.ndarray) -> np.ndarray:
         if self._transpose:
-            return np.ascontiguousarray(np.swapaxes(block, 1, 2))
+            return swap_rows_columns(block)
         return block
 
     def _read_series(self, start: int, end: int) -> np.ndarray:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from hdmf.data_utils import GenericDataChunkIterator
 
+from roicore_nwb.arrays import swap_rows_columns
+
 __all__ = ["VideoChunkIterator", "TraceChunkIterator", "ImageMaskIterator", "plan_chunks"]
 
 #: default target size of one HDF5 chunk (hdmf recommends 2-16 MB)
@@ -69,10 +71,11 @@ class VideoChunkIterator(_Progressive):
 
     def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
         time = selection[0]
-        block = self._imaging.get_series(time.start, time.stop)
-        stored = np.swapaxes(block, 1, 2)[(slice(None),) + tuple(selection[1:])]
+        block = swap_rows_columns(self._imaging.get_series(time.start, time.stop))
         self._advance(time.stop - time.start)
-        return np.ascontiguousarray(stored)
+        if all(part == slice(0, size) for part, size in zip(selection[1:], block.shape[1:])):
+            return block
+        return np.ascontiguousarray(block[(slice(None),) + tuple(selection[1:])])
 
     def _get_maxshape(self) -> tuple[int, ...]:
         return self._stored

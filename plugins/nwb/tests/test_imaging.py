@@ -105,3 +105,18 @@ def test_external_file_series_is_opened_through_roicore(tmp_path):
     (tmp_path / "movie.npy").unlink()
     with pytest.raises(roicore.errors.CorruptFileError, match="movie.npy, which does not exist"):
         roicore.open(path)
+
+
+def test_reading_imports_neither_pynwb_nor_hdmf(img_samples, seg_samples):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, roicore\n"
+        f"with roicore.open({str(img_samples['two-photon-rate'].path)!r}) as v: v.get_series(0, 3)\n"
+        f"with roicore.open({str(seg_samples['neuroconv'].path)!r}) as s: s.get_traces(); s.get_images_dict()\n"
+        "print(sorted(m for m in ('pynwb', 'hdmf') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
