@@ -247,3 +247,18 @@ def test_bad_options(writer_samples, tmp_path):
     with pytest.raises(ValueError, match="chunk_frames"):
         roicore.write(writer_samples["uint16"].source, tmp_path / "c.nwb", chunk_frames=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_bar(writer_samples, tmp_path, capsys):
+    source = writer_samples["uint16"].source
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        with pytest.raises(roicore.errors.MissingDependencyError, match="tqdm"):
+            roicore.write(source, tmp_path / "p.nwb", progress=True)
+        return
+    roicore.write(source, tmp_path / "p.nwb", progress=True, chunk_frames=5, buffer_bytes=5 * 7 * 11 * 2)
+    err = capsys.readouterr().err
+    assert "writing TwoPhotonSeries" in err and "20/20" in err
+    roicore.write(source, tmp_path / "q.nwb", progress=False)
+    assert "writing" not in capsys.readouterr().err
