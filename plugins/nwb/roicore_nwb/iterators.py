@@ -92,6 +92,8 @@ class TraceChunkIterator(_Progressive):
         self._segmentation = segmentation
         self._name = name
         self._ids = list(roi_ids)
+        every = segmentation.get_background_ids() if name == "background" else segmentation.get_roi_ids()
+        self._all = self._ids == list(every)  # then reads ask for all ids (None): no id lookup per window
         self._bar = bar
         first = segmentation.get_traces(self._ids, 0, min(1, segmentation.get_num_samples()), name=name)
         self._dtype = np.dtype(dtype or first.dtype)
@@ -102,7 +104,8 @@ class TraceChunkIterator(_Progressive):
 
     def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
         time, rois = selection
-        block = self._segmentation.get_traces(self._ids[rois], time.start, time.stop, name=self._name)
+        ids = None if self._all and rois.start in (0, None) and rois.stop >= len(self._ids) else self._ids[rois]
+        block = self._segmentation.get_traces(ids, time.start, time.stop, name=self._name)
         self._advance(time.stop - time.start)
         return block.astype(self._dtype, copy=False)
 
