@@ -257,11 +257,26 @@ def _mask_columns(masks: Any, mask_type: str, mask_dtype: Any, packing: dict[str
     return [pixels, index]
 
 
-def _property_columns(segmentation: SegmentationExtractor) -> list[Any]:
+def _centroids(masks: Any) -> np.ndarray:
+    """Weighted (row, column) centroid of each mask; NaN for an empty mask."""
+    matrix = masks.matrix
+    rows_of, cols_of = np.divmod(matrix.indices, masks.frame_shape[1])
+    owner = np.repeat(np.arange(matrix.shape[1]), np.diff(matrix.indptr))
+    weight = np.bincount(owner, weights=matrix.data, minlength=matrix.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        row = np.bincount(owner, weights=matrix.data * rows_of, minlength=matrix.shape[1]) / weight
+        col = np.bincount(owner, weights=matrix.data * cols_of, minlength=matrix.shape[1]) / weight
+    return np.stack([row, col], axis=1)
+
+
+def _property_columns(segmentation: SegmentationExtractor, masks: Any, include_centroids: bool) -> list[Any]:
     from hdmf.common import VectorData
 
     found = []
     keys = segmentation.get_property_keys()
+    if include_centroids and "roi_centroids" not in keys and masks.num_rois:
+        found.append(VectorData(name="ROICentroids", description="The weighted x (column), y (row) centroid of each ROI.",
+                                data=_centroids(masks)[:, [1, 0]]))
     for key in keys:
         values = np.asarray(segmentation.get_property(key))
         if key == "is_accepted":
@@ -309,6 +324,7 @@ def add_segmentation_to_nwbfile(
     mask_type: str = "image",
     mask_dtype: Any = np.float64,
     include_background: bool = True,
+    include_roi_centroids: bool = True,
     chunk_samples: int | None = None,
     compression: Any = "gzip",
     compression_opts: int | None = None,
@@ -330,6 +346,8 @@ def add_segmentation_to_nwbfile(
         Of the image masks (float64 by default: lossless).
     include_background : bool
         Write background components to ``BackgroundPlaneSegmentation``.
+    include_roi_centroids : bool
+        Write ``ROICentroids`` (the property ``roi_centroids``, else the masks' weighted centroids).
     chunk_samples : int, optional
         Samples per HDF5 chunk of the traces.
     compression, compression_opts, progress
@@ -373,9 +391,9 @@ def add_segmentation_to_nwbfile(
         )
     plane = _imaging_plane(nwbfile, meta, table_meta.get("imaging_plane", "ImagingPlane"))
     roi_ids = list(segmentation.get_roi_ids())
-    table = _plane_segmentation(table_meta["name"], table_meta["description"], plane, roi_ids,
-                                segmentation.get_roi_masks(), mask_type, mask_dtype, packing,
-                                _property_columns(segmentation), "ROI ids")
+    masks = segmentation.get_roi_masks()
+    table = _plane_segmentation(table_meta["name"], table_meta["description"], plane, roi_ids, masks, mask_type,
+                                mask_dtype, packing, _property_columns(segmentation, masks, include_roi_centroids), "ROI ids")
     container.add_plane_segmentation(table)
 
     background_table = None

@@ -262,3 +262,17 @@ def test_progress_bar(writer_samples, tmp_path, capsys):
     assert "writing TwoPhotonSeries" in err and "20/20" in err
     roicore.write(source, tmp_path / "q.nwb", progress=False)
     assert "writing" not in capsys.readouterr().err
+
+
+def test_centroids_are_the_masks_weighted_centres(writer_samples, tmp_path):
+    source = writer_samples["full"].source
+    path = roicore.write(source, tmp_path / "c.nwb")
+    masks = source.get_roi_image_masks()
+    rows, cols = np.mgrid[0 : masks.shape[0], 0 : masks.shape[1]]
+    expected = np.array([[np.average(rows, weights=masks[:, :, k]), np.average(cols, weights=masks[:, :, k])]
+                         for k in range(masks.shape[2])])
+    with roicore.open(path) as back:
+        np.testing.assert_allclose(back.get_property("roi_centroids"), expected, rtol=1e-12)
+    path = roicore.write(source, tmp_path / "none.nwb", include_roi_centroids=False)
+    with roicore.open(path) as back:
+        assert "roi_centroids" not in back.get_property_keys()
