@@ -472,7 +472,10 @@ class NwbSegmentationExtractor(SegmentationExtractor):
         if rows.size == 0:
             return None
         if table.mask_kind is None:
-            return None
+            raise UnsupportedFeatureError(
+                f"{self._path}: {table.group.name} holds {rows.size} background component(s) but no image, pixel or "
+                "voxel masks for them"
+            )
         if table.stored_shape is not None and table.stored_shape != self._frame_shape:
             raise corrupt(self._path, f"{table.group.name} masks are {table.stored_shape}, the ROIs' frame {self._frame_shape}")
         return self._guarded(lambda: RoiMasks(table.masks(rows, self._frame_shape, self._plane), self._frame_shape))
