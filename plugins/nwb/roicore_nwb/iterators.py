@@ -37,13 +37,18 @@ def plan_chunks(length: int, row_bytes: int, chunk_rows: int | None, buffer_byte
 
 
 class _Progressive(GenericDataChunkIterator):
-    """A GenericDataChunkIterator counting progress on a roicore bar (``bar.update`` per buffer)."""
+    """A GenericDataChunkIterator counting progress on a roicore bar; the bar closes when the data is done."""
 
     _bar: Any = None
+    _done: int = 0
 
     def _advance(self, amount: int) -> None:
-        if self._bar is not None:
-            self._bar.update(amount)
+        if self._bar is None:
+            return
+        self._bar.update(amount)
+        self._done += amount
+        if self._done >= self._get_maxshape()[0]:
+            self._bar.close()
 
 
 class VideoChunkIterator(_Progressive):

@@ -226,7 +226,6 @@ def add_imaging_to_nwbfile(
     kind = TwoPhotonSeries if photon_series_type == "TwoPhotonSeries" else OnePhotonSeries
     series = kind(data=_wrap(iterator, packing), imaging_plane=plane, dimension=dimension, **fields, **time)
     nwbfile.add_acquisition(series)
-    nwbfile._roicore_bars = getattr(nwbfile, "_roicore_bars", []) + [bar]
     return nwbfile
 
 
@@ -411,7 +410,6 @@ def add_segmentation_to_nwbfile(
                 mask_type, mask_dtype, packing, [], "background ids")
             container.add_plane_segmentation(background_table)
 
-    bars = []
     shared: Any = None
     for name in names:
         if name == "background":
@@ -438,7 +436,6 @@ def add_segmentation_to_nwbfile(
             )
         region = region_table.create_roi_table_region(region=list(range(len(ids))), description=f"The ROIs of {region_table.name}.")
         bar = make_bar(progress, int(segmentation.get_num_samples()), f"writing {name} traces")
-        bars.append(bar)
         data = _wrap(TraceChunkIterator(segmentation, name, ids, chunk_samples=chunk_samples, bar=bar), packing)
         timing = dict(time)
         if "timestamps" in timing and shared is not None:
@@ -461,7 +458,6 @@ def add_segmentation_to_nwbfile(
             if fields["name"] in holder.images:
                 raise NameTakenError(f"{where} already holds {images_name}/{fields['name']}")
             holder.add_image(GrayscaleImage(data=np.ascontiguousarray(np.asarray(image).T), **fields))
-    nwbfile._roicore_bars = getattr(nwbfile, "_roicore_bars", []) + bars
     return nwbfile
 
 
@@ -488,21 +484,15 @@ def _write_file(extractor: Any, target: Any, add: Any, kind: str, metadata: dict
         with _quiet_suffix(), NWBHDF5IO(str(temporary), "a") as io:
             nwbfile = io.read()
             add(extractor, nwbfile, metadata, where=where, **options)
-            try:
-                io.write(nwbfile)
-            finally:
-                _close_bars(nwbfile)
+            io.write(nwbfile)
         return
     names = list(extractor.get_trace_names()) if kind == "segmentation" else []
     images = list(extractor.get_images_dict()) if kind == "segmentation" else []
     meta = merge(default_metadata(extractor, kind=kind, trace_names=names, image_names=images), metadata or {})
     nwbfile = _new_nwbfile(meta)
     add(extractor, nwbfile, meta, where=where, **options)
-    try:
-        with _quiet_suffix(), NWBHDF5IO(str(temporary), "w") as io:
-            io.write(nwbfile)
-    finally:
-        _close_bars(nwbfile)
+    with _quiet_suffix(), NWBHDF5IO(str(temporary), "w") as io:
+        io.write(nwbfile)
 
 
 @contextlib.contextmanager
@@ -511,11 +501,6 @@ def _quiet_suffix() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The file path provided: .* does not end in '.nwb'")
         yield
-
-
-def _close_bars(nwbfile: Any) -> None:
-    for bar in getattr(nwbfile, "_roicore_bars", []):
-        bar.close()
 
 
 def write_imaging(extractor: ImagingExtractor, target: Any, *, metadata: dict[str, Any] | None = None,
