@@ -32,6 +32,14 @@ FULL_METADATA: dict[str, Any] = {
 
 
 @pytest.fixture
+def full_metadata() -> dict[str, Any]:
+    """Metadata that satisfies nwbinspector's session-level checks (a fresh copy)."""
+    import copy
+
+    return copy.deepcopy(FULL_METADATA)
+
+
+@pytest.fixture
 def realdata() -> Path:
     """The shared real recordings; skips with the reason when they are absent."""
     if not (REALDATA / "caiman_analysis.nwb").is_file():

@@ -16,8 +16,6 @@ from roicore_nwb.writer import (
     append_to_file,
 )
 
-from conftest import FULL_METADATA
-
 #: messages only the user's session metadata can answer (roicore knows no subject, no brain area term)
 METADATA_ONLY = {"check_subject_exists", "check_subject_age", "check_subject_species_exists",
                  "check_imaging_plane_location_allen_ccf"}
@@ -36,20 +34,20 @@ def _serious(path):
 
 
 @pytest.mark.parametrize("sample_id", ["full", "pixel-masks-string-ids", "uint16", "volume"])
-def test_nwbinspector_finds_nothing_serious(writer_samples, tmp_path, sample_id):
+def test_nwbinspector_finds_nothing_serious(writer_samples, tmp_path, sample_id, full_metadata):
     pytest.importorskip("nwbinspector", reason="nwbinspector is in roicore-nwb's [test] extra")
     sample = writer_samples[sample_id]
-    path = roicore.write(sample.source, tmp_path / sample.filename, metadata=FULL_METADATA, **sample.options)
+    path = roicore.write(sample.source, tmp_path / sample.filename, metadata=full_metadata, **sample.options)
     assert [(m.check_function_name, m.message) for m in _serious(path)] == []
     default = roicore.write(sample.source, tmp_path / f"default-{sample.filename}", **sample.options)
     assert {m.check_function_name for m in _serious(default)} <= METADATA_ONLY
 
 
-def test_segmentation_reads_back_through_pynwb_in_neuroconvs_layout(writer_samples, tmp_path):
+def test_segmentation_reads_back_through_pynwb_in_neuroconvs_layout(writer_samples, tmp_path, full_metadata):
     from pynwb import NWBHDF5IO
 
     source = writer_samples["full"].source
-    path = roicore.write(source, tmp_path / "full.nwb", metadata=FULL_METADATA)
+    path = roicore.write(source, tmp_path / "full.nwb", metadata=full_metadata)
     with NWBHDF5IO(str(path), "r") as io:
         nwbfile = io.read()
         assert nwbfile.source_script.startswith("roicore-nwb v")
