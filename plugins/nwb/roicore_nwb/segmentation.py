@@ -30,7 +30,7 @@ from roicore.segmentation import RoiMasks, SegmentationExtractor
 from roicore_nwb.images import StoredImage, find_images
 from roicore_nwb.layout import attr_text, corrupt, first_line, iter_typed, open_nwb
 from roicore_nwb.producers import CONVENTIONS, Convention, detect_convention
-from roicore_nwb.responses import Series, TracePart, find_series, read_parts, trace_name
+from roicore_nwb.responses import KNOWN_TRACES, Series, TracePart, find_series, read_parts, trace_name
 from roicore_nwb.sniff import sniff_segmentation
 from roicore_nwb.tables import PlaneTable
 from roicore_nwb.timing import Timing, stamps_window
@@ -395,7 +395,9 @@ class NwbSegmentationExtractor(SegmentationExtractor):
             else:
                 if residuals:
                     self.notes.append("CaImAn residuals left out: their shape or time base does not match the traces")
-        return traces, extra, timing
+        rank = {name: index for index, name in enumerate(KNOWN_TRACES)}
+        ordered = dict(sorted(traces.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
+        return ordered, extra, timing
 
     def _set_properties(self, table: PlaneTable, rows: np.ndarray) -> None:
         columns = table.plain_columns()
