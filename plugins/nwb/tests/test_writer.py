@@ -274,3 +274,25 @@ def test_centroids_are_the_masks_weighted_centres(writer_samples, tmp_path):
     path = roicore.write(source, tmp_path / "none.nwb", include_roi_centroids=False)
     with roicore.open(path) as back:
         assert "roi_centroids" not in back.get_property_keys()
+
+
+def test_one_photon_series_and_volumes(writer_samples, tmp_path):
+    from pynwb import NWBHDF5IO
+
+    planar, volume = writer_samples["uint16"].source, writer_samples["volume"].source
+    path = roicore.write(planar, tmp_path / "one.nwb", photon_series_type="OnePhotonSeries",
+                         metadata={"Ophys": {"OnePhotonSeries": [{"name": "Miniscope", "description": "1p", "unit": "n.a.",
+                                                                  "imaging_plane": "ImagingPlane"}]}})
+    with NWBHDF5IO(str(path), "r") as io:
+        series = io.read().acquisition["Miniscope"]
+        assert type(series).__name__ == "OnePhotonSeries"
+    with roicore.open(path) as back:
+        np.testing.assert_array_equal(back.get_series(), planar.get_series())
+    path = roicore.write(volume, tmp_path / "vol.nwb")
+    with NWBHDF5IO(str(path), "r") as io:
+        series = io.read().acquisition["TwoPhotonSeries"]
+        assert series.data.shape == (12, 8, 5, 3) and list(series.dimension[:]) == [8, 5, 3]
+        np.testing.assert_array_equal(series.data[:], volume.get_series().transpose(0, 2, 1, 3))
+    with roicore.open(path) as back:
+        assert back.is_volumetric and back.get_num_planes() == 3
+        np.testing.assert_array_equal(back.get_series(), volume.get_series())
