@@ -76,12 +76,33 @@ def _plane_segmentations(handle: h5py.File) -> list[Any]:
     return [group for _, group in iter_typed(handle, ("PlaneSegmentation",))]
 
 
-def detect_convention(handle: h5py.File, override: str | None = None) -> Convention:
-    """The convention of the file's producer (``override`` names one of :data:`CONVENTIONS`)."""
+def _table_producer(group: Any) -> Convention | None:
+    """The producer a PlaneSegmentation's own description or name names, if any."""
+    description = attr_text(group, "description")
+    name = group.name.rsplit("/", 1)[-1]
+    if "(roicore-nwb; frame:" in description:
+        return replace(CONVENTIONS["roicore"], evidence=f"PlaneSegmentation {group.name} written by roicore-nwb")
+    if "CNMF_ROIs" in (description, name):
+        return replace(CONVENTIONS["caiman"], evidence=f"PlaneSegmentation {group.name} described {description!r}")
+    if description == "suite2p output":
+        return replace(CONVENTIONS["suite2p"], evidence=f"PlaneSegmentation {group.name} described 'suite2p output'")
+    return None
+
+
+def detect_convention(handle: h5py.File, override: str | None = None, table: Any = None) -> Convention:
+    """The convention of the file's producer (``override`` names one of :data:`CONVENTIONS`).
+
+    ``table`` (the PlaneSegmentation being read) is asked first: a file may
+    hold tables of several producers (a roicore table appended to a suite2p file).
+    """
     if override is not None:
         if override not in CONVENTIONS:
             raise ValueError(f"convention must be one of {sorted(CONVENTIONS)}, not {override!r}")
         return replace(CONVENTIONS[override], evidence="convention= argument")
+    if table is not None:
+        found = _table_producer(table)
+        if found is not None:
+            return found
     general = handle.get("general")
     script = dataset_text(general, "source_script") if isinstance(general, h5py.Group) else ""
     if script.lower().startswith("roicore-nwb"):
@@ -89,14 +110,9 @@ def detect_convention(handle: h5py.File, override: str | None = None) -> Convent
     if "neuroconv" in script.lower():
         return replace(CONVENTIONS["neuroconv"], evidence=f"general/source_script {script.splitlines()[0]!r}")
     for group in _plane_segmentations(handle):
-        description = attr_text(group, "description")
-        name = group.name.rsplit("/", 1)[-1]
-        if "(roicore-nwb; frame:" in description:
-            return replace(CONVENTIONS["roicore"], evidence=f"PlaneSegmentation {group.name} written by roicore-nwb")
-        if "CNMF_ROIs" in (description, name):
-            return replace(CONVENTIONS["caiman"], evidence=f"PlaneSegmentation {group.name} described {description!r}")
-        if description == "suite2p output":
-            return replace(CONVENTIONS["suite2p"], evidence=f"PlaneSegmentation {group.name} described 'suite2p output'")
+        found = _table_producer(group)
+        if found is not None:
+            return found
     processing = handle.get("processing")
     if isinstance(processing, h5py.Group):
         for name in processing:

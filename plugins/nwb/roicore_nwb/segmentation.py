@@ -165,11 +165,13 @@ class NwbSegmentationExtractor(SegmentationExtractor):
         frame_shape: Any,
     ) -> None:
         path = self._path
-        self.convention: Convention = detect_convention(handle, convention_name)
+        groups = [group for _, group in iter_typed(handle, ("PlaneSegmentation",))]
+        chosen = self._choose(groups, choice)
+        self.convention: Convention = detect_convention(handle, convention_name, table=chosen)
         self.producer: str = self.convention.producer
         self.notes: list[str] = []
-        tables = [PlaneTable(group, path, self.convention) for _, group in iter_typed(handle, ("PlaneSegmentation",))]
-        table = self._choose(tables, choice)
+        tables = [PlaneTable(group, path, self.convention) for group in groups]
+        table = tables[groups.index(chosen)]
         self._table = table
         self._plane = plane
         companion = self._companion(tables, table)
@@ -224,19 +226,19 @@ class NwbSegmentationExtractor(SegmentationExtractor):
         )
         self.notes.extend(image_notes)
 
-    def _choose(self, tables: list[PlaneTable], choice: str | None) -> PlaneTable:
+    def _choose(self, groups: list[h5py.Group], choice: str | None) -> h5py.Group:
         path = self._path
-        if not tables:
+        if not groups:
             raise corrupt(path, "an NWB file without a PlaneSegmentation table (no segmentation to read)")
         if choice is not None:
-            for table in tables:
-                if choice in (table.name, table.group.name, table.group.name.lstrip("/")):
-                    return table
-            listed = ", ".join(t.group.name for t in tables)
+            for group in groups:
+                if choice in (group.name.rsplit("/", 1)[-1], group.name, group.name.lstrip("/")):
+                    return group
+            listed = ", ".join(g.name for g in groups)
             raise ChoiceError(f"{path}: no PlaneSegmentation {choice!r}; the file holds {listed}")
-        candidates = [t for t in tables if not t.name.lower().startswith("background")] or tables
+        candidates = [g for g in groups if not g.name.rsplit("/", 1)[-1].lower().startswith("background")] or groups
         if len(candidates) > 1:
-            listed = ", ".join(t.group.name for t in candidates)
+            listed = ", ".join(g.name for g in candidates)
             raise ChoiceError(
                 f"{path}: holds {len(candidates)} plane segmentations ({listed}); "
                 "choose one with plane_segmentation=<name>"
@@ -298,14 +300,15 @@ class NwbSegmentationExtractor(SegmentationExtractor):
             return given
         if table.stored_shape is not None:
             return table.stored_shape
+        prefer = (table.name, f"Backgrounds_{self._plane or 0}")
         images = [
-            tuple(int(v) for v in node.shape)
-            for _, container in iter_typed(handle, ("Images",), max_depth=2)
+            (not any(p in container_path.rsplit("/", 1)[-1] for p in prefer), tuple(int(v) for v in node.shape))
+            for container_path, container in iter_typed(handle, ("Images",), max_depth=2)
             for node in container.values()
             if isinstance(node, h5py.Dataset) and node.ndim == 2
         ]
         if images:
-            stored = images[0]
+            stored = min(images, key=lambda item: item[0])[1]  # an image of the table's own container first
             return stored[::-1] if self.convention.images == "columns-first" else stored  # type: ignore[return-value]
         reference = table.group.get("reference_images")
         if isinstance(reference, h5py.Group):

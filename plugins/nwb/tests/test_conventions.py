@@ -133,3 +133,29 @@ def test_reads_are_windowed(seg_samples, monkeypatch):
         values = x.get_traces([13, 11], 3, 9, name="dff")
     np.testing.assert_allclose(values, sample.truth.traces["dff"][3:9, [3, 1]])
     assert seen == [("/processing/ophys/DfOverF/RoiResponseSeries/data", [1, 3], 3, 9)]
+
+
+def test_each_table_of_a_mixed_file_keeps_its_producer(seg_samples, tmp_path):
+    """A roicore table appended to a suite2p export: each is read in its own producer's convention."""
+    import shutil
+
+    from roicore.memory import NumpySegmentationExtractor
+    from roicore_nwb.samples import blob_masks
+    from roicore_nwb.writer import append_to_file
+
+    sample = seg_samples["suite2p"]
+    path = tmp_path / "mixed.nwb"
+    shutil.copy(sample.path, path)
+    masks = blob_masks(np.random.default_rng(5), (11, 8), 2)
+    added = NumpySegmentationExtractor(masks, 30.0, traces={"raw": np.ones((30, 2))}, images={"mean": np.arange(88.0).reshape(11, 8)})
+    metadata = {"Ophys": {"ImageSegmentation": {"plane_segmentations": [{"name": "Added"}, {"name": "BackgroundAdded"}]},
+                          "Fluorescence": {"PlaneSegmentation": {"raw": {"name": "AddedRaw"}}},
+                          "SegmentationImages": {"name": "AddedImages"}}}
+    append_to_file(added, path, metadata=metadata)
+    with roicore.open(path, plane_segmentation="Added") as x:
+        assert x.producer == "roicore"
+        np.testing.assert_array_equal(x.get_roi_image_masks(), masks)
+        np.testing.assert_array_equal(x.get_traces(), np.ones((30, 2)))
+    with roicore.open(path, plane_segmentation="PlaneSegmentation") as x:
+        assert x.producer == "suite2p"
+        _check_truth(x, sample.truth)
