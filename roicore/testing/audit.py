@@ -4,7 +4,9 @@ The project's policy forbids unpickling file data (``numpy.load(..., allow_pickl
 ``pickle.load`` of a file): a pickle in a data file runs code. The hook records every
 ``pickle.find_class`` event raised while a recorder is active. Two exemptions: the kit's own
 pickle round trips of extractors (inside :func:`kit_unpickling`, and process pools' messages),
-and the project's restricted loader, ``roicore.safeload``, recognised by its module on the call stack.
+the project's restricted loader, ``roicore.safeload``, recognised by its module on the call stack,
+and unpickling while a module is being imported (libraries load their own caches at import, as
+pynwb does with its pickled type map; that is the library's data, not the file being read).
 
 Limits: ``find_class`` is raised when a pickle names a global (a class or function: every
 numpy object array does), so a pickle made only of builtin containers and scalars is not
@@ -26,6 +28,7 @@ __all__ = ["record_unpickling", "kit_unpickling", "SAFE_LOADERS"]
 SAFE_LOADERS = ("roicore.safeload",)  # modules whose unpickling is the sanctioned, restricted kind
 # inter-process messages of process pools (results sent back by a worker), not file data
 _IPC_MODULES = ("concurrent.futures.process", "multiprocessing.")
+_IMPORT_MACHINERY = "importlib._bootstrap"  # a module's import-time code is running
 
 _lock = threading.Lock()
 _installed = False
@@ -38,7 +41,8 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         return
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_globals.get("__name__", "").startswith(SAFE_LOADERS + _IPC_MODULES):
+        module_name = frame.f_globals.get("__name__", "")
+        if module_name.startswith(SAFE_LOADERS + _IPC_MODULES) or module_name == _IMPORT_MACHINERY:
             return
         frame = frame.f_back
     module, name = (str(a) for a in args[:2])

@@ -87,6 +87,25 @@ def test_kit_and_safe_loader_unpickling_are_exempt():
     assert found
 
 
+def test_unpickling_at_module_import_is_exempt(tmp_path, monkeypatch):
+    """A library unpickling its own cache while it is imported (pynwb does) is not file data."""
+    payload = pickle.dumps(np.arange(3).astype(object))
+    (tmp_path / "payload.pkl").write_bytes(payload)
+    (tmp_path / "cache_loading_module.py").write_text(
+        "import pathlib, pickle\n"
+        "CACHE = pickle.loads((pathlib.Path(__file__).parent / 'payload.pkl').read_bytes())\n"
+        "def load_again():\n"
+        "    return pickle.loads((pathlib.Path(__file__).parent / 'payload.pkl').read_bytes())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with record_unpickling() as found:
+        import cache_loading_module
+    assert found == []
+    with record_unpickling() as found:  # the same module unpickling after its import is seen
+        cache_loading_module.load_again()
+    assert found
+
+
 def test_folder_decoys_hold_every_marker(tmp_path):
     from roicore.registry import detection
     from roicore.registry.specs import ReaderSpec
