@@ -151,12 +151,11 @@ def build_kernel(
 def _thread_means(sources: list[Any], *, chunk_size: int, workers: int, bar: Any) -> list[np.ndarray]:
     """Mean image of every source, one streamed pass (SIMA compatibility's first pass)."""
     pixels = int(np.prod(sources[0].get_image_shape()))
-    states = [[Scratch(pixels) for _ in sources] for _ in range(workers)]
-    finite = [source.dtype.kind == "f" for source in sources]
+    states = [[Scratch(pixels, source.dtype) for source in sources] for _ in range(workers)]
 
     def task(chunks: list[np.ndarray], start: int, end: int, state: list[Scratch]) -> None:
-        for chunk, scratch, check in zip(chunks, state, finite, strict=True):
-            scratch.accumulate(np.ascontiguousarray(chunk).reshape(chunk.shape[0], -1), check)
+        for chunk, scratch in zip(chunks, state, strict=True):
+            scratch.accumulate(np.ascontiguousarray(chunk).reshape(chunk.shape[0], -1))
 
     run_threads(sources, task, states, chunk_size=chunk_size, bar=bar)
     shape = sources[0].get_image_shape()
@@ -179,10 +178,9 @@ def _thread_traces(
     computes traces (the two run on two cores); with several, each worker
     sums the frames it computes.
     """
-    states = [[kernel.scratch() for kernel in kernels] for _ in range(workers)]
+    states = [[kernel.scratch(source.dtype) for kernel, source in zip(kernels, sources)] for _ in range(workers)]
     in_reader = mean and reader_does_work(workers)
-    reader_scratch = kernels[0].scratch() if in_reader else None
-    check_finite = sources[0].dtype.kind == "f"
+    reader_scratch = Scratch(kernels[0].num_pixels, sources[0].dtype) if in_reader else None
 
     def task(chunks: list[np.ndarray], start: int, end: int, state: list[Scratch]) -> None:
         for index, (chunk, kernel, scratch, out) in enumerate(zip(chunks, kernels, state, outputs, strict=True)):
@@ -191,7 +189,7 @@ def _thread_traces(
     def reader_task(chunks: list[np.ndarray]) -> None:
         assert reader_scratch is not None
         chunk = chunks[0]
-        reader_scratch.accumulate(np.ascontiguousarray(chunk).reshape(chunk.shape[0], -1), check_finite)
+        reader_scratch.accumulate(np.ascontiguousarray(chunk).reshape(chunk.shape[0], -1))
 
     run_threads(sources, task, states, chunk_size=chunk_size, bar=bar, reader_task=reader_task if in_reader else None)
     if not mean:
