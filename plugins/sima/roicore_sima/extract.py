@@ -8,6 +8,7 @@ docstrings of :mod:`~roicore_sima.weights`, :mod:`~roicore_sima.overlap`,
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from datetime import datetime, timezone
@@ -207,7 +208,9 @@ def _timestamps(imaging: Any) -> np.ndarray | None:
     return None if np.array_equal(stamps, derived) else stamps
 
 
+@functools.lru_cache(maxsize=1)
 def _plugin_version() -> str | None:
+    """The installed roicore-sima version, read from its metadata once per process."""
     try:
         return metadata.version("roicore-sima")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree

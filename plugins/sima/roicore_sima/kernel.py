@@ -354,19 +354,28 @@ def _bands(matrix: sparse.csr_matrix, width: int) -> list[Band]:
     """``(first, last, A[:, first:last], diag(that, that))`` per band of ``width`` pixels; None for no weights.
 
     ``matrix`` has sorted column indices, so each band's entries of a row are
-    a contiguous run of that row, in the same order.
+    a contiguous run of that row, kept in the same order (a stable sort by
+    band of all entries, one pass).
     """
     rows, pixels = matrix.shape
+    count = -(-pixels // width)
+    band_of = matrix.indices // width
+    row_of = np.repeat(np.arange(rows), np.diff(matrix.indptr))
+    per_row = np.bincount(band_of * rows + row_of, minlength=count * rows).reshape(count, rows)
+    order = np.argsort(band_of, kind="stable")
+    data = matrix.data.astype(np.float32, copy=False)[order]
+    indices = matrix.indices[order] - band_of[order] * width
+    ends = np.cumsum(per_row.sum(axis=1))
     bands: list[Band] = []
-    for first in range(0, pixels, width):
-        last = min(pixels, first + width)
-        part = matrix[:, first:last]
-        part.sort_indices()
-        if part.nnz == 0:
+    for k in range(count):
+        first, last = k * width, min(pixels, (k + 1) * width)
+        begin, end = (ends[k - 1] if k else 0), ends[k]
+        if begin == end:
             bands.append((first, last, None, None))
             continue
+        indptr = np.concatenate(([0], np.cumsum(per_row[k]))).astype(matrix.indptr.dtype)
         single = sparse.csr_matrix(
-            (part.data.astype(np.float32, copy=False), part.indices, part.indptr), shape=(rows, last - first)
+            (data[begin:end], indices[begin:end].astype(matrix.indices.dtype), indptr), shape=(rows, last - first)
         )
         bands.append((first, last, single, _block_diagonal(single, PAIR)))
     return bands
