@@ -8,7 +8,8 @@ measurement to them alone. Printed:
 
 * with 1 and 100 plugins: ``import roicore``, the registry build, then open;
 * the registry build with 0, 100 and 300 *unrelated* distributions (dist-info
-  folders with METADATA and a console-script entry point, no roicore plugin)
+  folders with a METADATA of typical size, ~10 KB, and a console-script entry
+  point, no roicore plugin)
   beside the installed ones. Goal: it grows by <= 10 ms per 100;
 * ``roicore info`` on a small ``.npy`` (with its sidecar) as a whole process,
   against ``python -c "import numpy"``. Goal: <= 2x.
@@ -130,8 +131,11 @@ def make_unrelated(folder: Path, count: int) -> None:
     for index in range(count):
         info = folder / f"unrelated_package_{index:03d}-1.{index}.dist-info"
         info.mkdir(parents=True)
+        # a METADATA of typical size: headers, then a long description (installed packages carry their README)
+        headers = "".join(f"Requires-Dist: dependency-{k} >=1.0\nClassifier: Topic :: Number {k}\n" for k in range(20))
         (info / "METADATA").write_text(
             f"Metadata-Version: 2.1\nName: unrelated-package-{index:03d}\nVersion: 1.{index}\nSummary: x\n"
+            + headers + "\n" + "A line of the package's README, as installed packages carry it.\n" * 150
         )
         (info / "entry_points.txt").write_text(f"[console_scripts]\nunrelated-{index:03d} = os:getcwd\n")
         (info / "RECORD").write_text("")
