@@ -12,8 +12,7 @@ reads), so threads use several cores. Two schedules, chosen by worker count
   read makes) overlaps with computing, so a cold file is read at close to its
   raw sequential rate. Chunks are read with ``get_series(copy=False)``, so
   where the reader maps the data (memmaps, arrays in memory) a "read" is a
-  view and the reading thread touches its pages instead (or does light work
-  on each chunk: extraction sums the mean image there). At most 3 chunks are
+  view and the reading thread touches its pages instead. At most 3 chunks are
   in memory (views of a mapping take none).
 * **several workers**: each worker takes the next chunk index from a shared
   counter, reads that chunk and computes it. While one worker waits for its
@@ -51,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["chunk_ranges", "run_threads", "reader_does_work"]
+__all__ = ["chunk_ranges", "run_threads"]
 
 Task = Callable[[list[np.ndarray], int, int, Any], None]
 
@@ -68,7 +67,6 @@ def run_threads(
     *,
     chunk_size: int,
     bar: Any,
-    reader_task: Callable[[list[np.ndarray]], None] | None = None,
 ) -> None:
     """Run ``task(chunks, start, end, state)`` over every time chunk of ``sources``.
 
@@ -85,12 +83,6 @@ def run_threads(
         Frames per chunk.
     bar : progress bar
         ``bar.update(frames)`` is called from the calling thread as chunks finish.
-    reader_task : callable, optional
-        With one worker only: ``reader_task(chunks)`` runs in the reading
-        thread on every chunk it reads, before handing the chunk over (the
-        reader has idle time when data come from memory; extraction uses it
-        for the mean image). Ignored with several workers:
-        :func:`reader_does_work` tells whether it runs.
 
     Raises
     ------
@@ -100,14 +92,9 @@ def run_threads(
     """
     ranges = chunk_ranges(sources[0].get_num_samples(), chunk_size)
     if len(states) == 1:
-        _reader_ahead(sources, task, states[0], ranges, bar, reader_task)
+        _reader_ahead(sources, task, states[0], ranges, bar)
     else:
         _shared_counter(sources, task, states, ranges, bar)
-
-
-def reader_does_work(workers: int) -> bool:
-    """True when :func:`run_threads` runs ``reader_task`` (the one-worker schedule)."""
-    return workers == 1
 
 
 def _read(sources: Sequence[Any], start: int, end: int) -> list[np.ndarray]:
@@ -170,9 +157,8 @@ def _reader_ahead(
     state: Any,
     ranges: list[tuple[int, int]],
     bar: Any,
-    reader_task: Callable[[list[np.ndarray]], None] | None,
 ) -> None:
-    """One compute thread; the calling thread reads up to two chunks ahead of it (and runs ``reader_task``)."""
+    """One compute thread; the calling thread reads up to two chunks ahead of it."""
     slots = threading.BoundedSemaphore(2)
 
     def run(chunks: list[np.ndarray], start: int, end: int) -> int:
@@ -193,10 +179,7 @@ def _reader_ahead(
         try:
             for start, end in ranges:
                 chunks = _read(sources, start, end)
-                if reader_task is not None:
-                    reader_task(chunks)
-                else:
-                    _prefetch(chunks)
+                _prefetch(chunks)
                 slots.acquire()
                 pending.append(pool.submit(run, chunks, start, end))
                 del chunks
