@@ -356,6 +356,10 @@ def _entry_points() -> tuple[list[Any], list[PluginRecord]]:
         try:
             found.extend(ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP)
         except Exception as exc:
+            try:  # rare: a broken plugin is named as its METADATA spells it
+                name = dist.metadata["Name"] or name
+            except Exception:
+                pass
             record = PluginRecord(name=name or key, distribution=name, version=_version_of(dist))
             record.errors.append(f"its entry_points.txt cannot be parsed: {type(exc).__name__}: {exc}")
             broken.append(record)
