@@ -230,13 +230,18 @@ class Scratch:
             self.pending += frames
 
     # -- sums -----------------------------------------------------------------------------------------
-    def move_partial(self) -> None:
-        """Add ``partial`` to the float64 total (exact for integer partial sums) and clear it."""
+    def move_partial(self, clear: bool = True) -> None:
+        """Add ``partial`` to the float64 total (exact for integer partial sums) and clear it (unless last)."""
         if self.pending and self._partial is not None:
-            total = self.total
-            for row in self._partial:
-                total += row
-            self._partial[...] = 0.0
+            rows = self._partial
+            if self._total is None and rows.shape[0] == PAIR == 2:  # first move: one op instead of zeros and two adds
+                self._total = np.add(rows[0], rows[1], dtype=np.float64)
+            else:
+                total = self.total
+                for row in rows:
+                    total += row
+            if clear:
+                rows[...] = 0.0
         self.pending = 0
 
     def _fold_nonfinite(self, sums: np.ndarray, block: np.ndarray, start: int) -> None:
@@ -302,7 +307,8 @@ class Scratch:
 
     def finish(self) -> None:
         """Move every partial sum into ``total`` and set ``counts`` (call once, after the last chunk)."""
-        self.move_partial()
+        self.move_partial(clear=False)
+        self._partial = None  # moved: nothing may be added to it again
         if self.missing is not None:
             self.counts = self.frames - self.missing
 
