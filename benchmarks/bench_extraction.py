@@ -1,36 +1,34 @@
-"""Signal extraction with roicore-sima, side by side with the yardsticks of DESIGN section 9.
+"""Signal extraction with roicore-sima, side by side with a plain per-frame CSR loop, in one run.
 
-One run, one 512 x 512 uint16 video of ``--frames`` (default 4096) frames in
-RAM and 500 ROIs of ~150 pixels (disks of radius 7 at random positions,
-boolean, overlapping pixels removed as the method does). Every measurement is
-repeated ``--repeats`` times (default 4), in rounds that run every method
-once, and the best is kept (the machine is shared; the best is the least
-disturbed). Printed, in frames/s:
+Every comparison runs its candidates in alternated rounds (each candidate once
+per round, so a burst of load on a shared machine hits all alike) and prints
+the median and the range of each candidate's rate and of each ratio (the
+ratio of a round is computed within that round). Printed:
 
-* plain streaming read: ``numpy.copyto`` of 16-frame chunks into a reused
-  buffer, and ``get_series`` chunks through the imaging contract (copies,
-  and ``copy=False`` read-only views, which extraction uses);
-* the yardstick: a plain per-frame scipy CSR loop into preallocated buffers
-  (``copyto`` the frame into a float32 buffer, ``out[t] = W @ buffer``), with
-  the very weights the method uses; and the same loop also accumulating the
-  mean image (the same outputs as the method);
-* ``roicore.extract(..., method="sima")`` with 1 and 2 workers, with the
-  mean image (the default) and without (``mean_image=False``, traces only,
-  exactly the yardstick's outputs);
-* a SIMA-style per-frame loop (float64 dF/F of the whole frame, then per-ROI
-  sums with SIMA's per-frame mask slicing and rescaling), run on
-  ``--sima-frames`` frames and extrapolated, labelled as such;
-* the same extraction from a file on disk (``.npy``, memory-mapped) not in
-  the page cache: the raw sequential read rate of that file (``readinto``),
-  then extraction with 1 and 2 workers, as a ratio of the raw read rate;
-* peak memory (ru_maxrss of a fresh subprocess per run) for two video lengths
-  generated on the fly (no stored video), to show it does not grow.
+1. **In RAM, a grid** of frame sizes (256 x 256, 512 x 512, 1024 x 1024 uint16)
+   and ROI counts (50, 500, 3,000 disks of ~150 pixels at random positions,
+   overlapping pixels removed as the method does): the yardstick (a plain
+   per-frame scipy CSR loop into preallocated buffers, with the very weights
+   the method uses, no mean image) against ``roicore.extract(..., method=
+   "sima")`` with 1 and 2 workers, with the mean image (the default) and
+   without (``mean_image=False``). Goals: with the mean image, 1 worker >=
+   0.95x and 2 workers >= 1.6x the loop; mean image on vs off >= 0.9.
+2. **Fixed cost per call**: ``extract`` on a 4-frame 512 x 512 video with 500
+   ROIs, minus the loop's time for the same 4 frames. Goal: under 5 ms.
+3. **A file not in the page cache** (``.npy``, memory-mapped), evicted before
+   every pass with ``posix_fadvise(POSIX_FADV_DONTNEED)`` on that file only
+   (never ``/proc/sys/vm/drop_caches``, which would evict every other job's
+   cache on a shared machine): the raw sequential read (``readinto``) and
+   extraction with 1 and 2 workers, alternated; ratio to the raw read of the
+   same round. Goal >= 0.8.
+4. **Peak memory** (VmHWM of a fresh process) of extraction from a memory-
+   mapped file of two lengths: it must not grow with the file (RSS bounded by
+   workers x chunk + output).
+5. A SIMA-style per-frame loop on a few frames, extrapolated, labelled so.
 
-Goals (DESIGN section 9): one worker >= 0.9x the plain loop, two workers
->= 1.6x, cold file >= 0.8 of the raw read rate, memory independent of length.
 Usage::
 
-    python benchmarks/bench_extraction.py [--frames 4096] [--repeats 4] [--sima-frames 150] [--dir PATH]
+    python benchmarks/bench_extraction.py [--quick] [--rounds 5] [--dir PATH]
 """
 
 from __future__ import annotations
@@ -38,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,82 +49,328 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse._sparsetools import csr_matvec
 
 import roicore
 from roicore.memory import NumpyImagingExtractor
 
-ROWS = COLUMNS = 512
-ROIS = 500
-RADIUS = 7  # 149 pixels
+RADIUS = 7  # disks of 149 pixels
+SIZES = (256, 512, 1024)
+ROI_COUNTS = (50, 500, 3000)
+#: frames of video per grid cell: ~256 MiB of uint16 (128 MiB with --quick)
+CELL_BYTES = 256 * 2**20
 
 
-def make_video(frames: int, seed: int = 0) -> np.ndarray:
+def make_video(frames: int, size: int = 512, seed: int = 0) -> np.ndarray:
     """Random uint16 frames (values 100..4000), generated in blocks."""
     rng = np.random.default_rng(seed)
-    video = np.empty((frames, ROWS, COLUMNS), dtype=np.uint16)
-    for start in range(0, frames, 256):
-        video[start : start + 256] = rng.integers(100, 4000, (min(256, frames - start), ROWS, COLUMNS), dtype=np.uint16)
+    video = np.empty((frames, size, size), dtype=np.uint16)
+    step = max(1, 2**26 // (size * size))
+    for start in range(0, frames, step):
+        count = min(step, frames - start)
+        video[start : start + count] = rng.integers(100, 4000, (count, size, size), dtype=np.uint16)
     return video
 
 
-def make_masks(seed: int = 1) -> sparse.csc_matrix:
-    """500 disk ROIs of radius 7 (149 px) at random positions, as (pixels, rois)."""
+def make_masks(size: int = 512, rois: int = 500, seed: int = 1) -> sparse.csc_matrix:
+    """``rois`` disk ROIs of radius 7 (149 px) at random positions, as (pixels, rois)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[-RADIUS : RADIUS + 1, -RADIUS : RADIUS + 1]
     disk = yy**2 + xx**2 <= RADIUS**2
-    pixels, owners = [], []
-    for roi in range(ROIS):
-        cy, cx = rng.integers(RADIUS + 1, ROWS - RADIUS - 1), rng.integers(RADIUS + 1, COLUMNS - RADIUS - 1)
-        pixels.append((cy + yy[disk]) * COLUMNS + cx + xx[disk])
-        owners.append(np.full(disk.sum(), roi))
-    return sparse.csc_matrix(
-        (np.ones(ROIS * disk.sum()), (np.concatenate(pixels), np.concatenate(owners))), shape=(ROWS * COLUMNS, ROIS)
-    )
+    cy = rng.integers(RADIUS + 1, size - RADIUS - 1, rois)
+    cx = rng.integers(RADIUS + 1, size - RADIUS - 1, rois)
+    pixels = ((cy[:, None] + yy[disk][None]) * size + cx[:, None] + xx[disk][None]).ravel()
+    owners = np.repeat(np.arange(rois), disk.sum())
+    return sparse.csc_matrix((np.ones(pixels.size), (pixels, owners)), shape=(size * size, rois))
 
 
-def best_of(repeats: int, function: Callable[[], Any]) -> float:
-    """The shortest wall time of ``repeats`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - started)
-    return best
+def method_weights(imaging: Any, masks: sparse.csc_matrix) -> sparse.csr_matrix:
+    """The float32 weights the method uses (overlap removed, 1/n), for the yardstick."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probe = roicore.extract(imaging.slice_samples(0, 2), masks, method="sima")
+    return sparse.csr_matrix(probe.get_roi_masks().matrix.T.tocsr(), dtype=np.float32)
 
 
-def plain_read(video: np.ndarray, chunk: int = 16) -> None:
-    buffer = np.empty((chunk, ROWS, COLUMNS), dtype=video.dtype)
-    for start in range(0, video.shape[0], chunk):
-        block = video[start : start + chunk]
-        np.copyto(buffer[: block.shape[0]], block)
-
-
-def contract_read(imaging: Any, chunk: int = 16, copy: bool = True) -> None:
-    """Every chunk through the imaging contract; with ``copy=False``, read-only views summed once per page."""
-    for start in range(0, imaging.get_num_samples(), chunk):
-        block = imaging.get_series(start, min(imaging.get_num_samples(), start + chunk), copy=copy)
-        if not copy:
-            block.reshape(-1)[::2048].max()  # touch the pages, as extraction's reading thread does
-
-
-def plain_csr_loop(video: np.ndarray, weights: sparse.csr_matrix, mean: bool = False) -> np.ndarray:
+def plain_csr_loop(video: np.ndarray, weights: sparse.csr_matrix) -> np.ndarray:
     """The yardstick: per-frame CSR product from a preallocated float32 buffer into a preallocated output."""
     frames = video.reshape(video.shape[0], -1)
-    out = np.empty((frames.shape[0], weights.shape[0]), dtype=np.float32)
-    buffer = np.empty(frames.shape[1], dtype=np.float32)
-    total = np.zeros(frames.shape[1], dtype=np.float64)
-    partial = np.zeros(frames.shape[1], dtype=np.float32)
+    rows, cols = weights.shape
+    out = np.zeros((frames.shape[0], rows), dtype=np.float32)
+    buffer = np.empty(cols, dtype=np.float32)
     for t in range(frames.shape[0]):
         np.copyto(buffer, frames[t], casting="unsafe")
-        out[t] = weights @ buffer
-        if mean:
-            np.add(partial, buffer, out=partial)
-            if t % 256 == 255:
-                total += partial
-                partial[:] = 0
+        csr_matvec(rows, cols, weights.indptr, weights.indices, weights.data, buffer, out[t])
     return out
 
 
+def quiet_extract(imaging: Any, masks: Any, **options: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return roicore.extract(imaging, masks, method="sima", **options)
+
+
+def rounds(candidates: dict[str, Callable[[], Any]], count: int) -> dict[str, list[float]]:
+    """Seconds per call of every candidate, ``count`` rounds, each candidate once per round in turn."""
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(count):
+        for name, function in candidates.items():
+            started = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def spread(values: list[float], digits: int = 2) -> str:
+    """``median [min-max]``."""
+    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+
+
+def verdict(value: float, goal: float) -> str:
+    return "met" if value >= goal else "MISSED"
+
+
+# -- 1. in RAM, the grid --------------------------------------------------------------------------
+CANDIDATES = {
+    "1 worker": dict(n_workers=1),
+    "2 workers": dict(n_workers=2),
+    "1 worker, mean_image=False": dict(n_workers=1, mean_image=False),
+    "2 workers, mean_image=False": dict(n_workers=2, mean_image=False),
+}
+
+
+def grid_cell(size: int, rois: int, frames: int, count: int) -> dict[str, Any]:
+    video = make_video(frames, size)
+    masks = make_masks(size, rois)
+    imaging = NumpyImagingExtractor(video, 30.0)
+    weights = method_weights(imaging, masks)
+    reference = plain_csr_loop(video[:64], weights)
+    check = quiet_extract(imaging.slice_samples(0, 64), masks).get_traces()
+    dropped = np.isnan(check).all(axis=0)  # ROIs left without pixels by overlap removal: NaN, the loop gives 0
+    identical = bool(np.array_equal(check[:, ~dropped], reference[:, ~dropped])) and not reference[:, dropped].any()
+    candidates: dict[str, Callable[[], Any]] = {"loop": partial(plain_csr_loop, video, weights)}
+    for name, options in CANDIDATES.items():
+        candidates[name] = partial(quiet_extract, imaging, masks, **options)
+    times = rounds(candidates, count)
+    loop = np.array(times["loop"])
+    ratios = {name: list(loop / np.array(times[name])) for name in CANDIDATES}
+    ratios["mean on/off, 1 worker"] = list(np.array(times["1 worker, mean_image=False"]) / np.array(times["1 worker"]))
+    ratios["mean on/off, 2 workers"] = list(
+        np.array(times["2 workers, mean_image=False"]) / np.array(times["2 workers"])
+    )
+    return {
+        "rates": {name: [frames / t for t in values] for name, values in times.items()},
+        "ratios": ratios,
+        "identical": identical,
+        "nnz": int(weights.nnz),
+    }
+
+
+def run_grid(sizes: tuple[int, ...], roi_counts: tuple[int, ...], cell_bytes: int, count: int) -> list[str]:
+    print(f"\n1. in RAM: ratios to the plain loop (median [range] of {count} alternated rounds)")
+    header = (
+        f"  {'frame':>9} {'ROIs':>5} {'frames':>6} {'loop f/s':>16} {'1 worker':>17} {'2 workers':>17} "
+        f"{'1w no mean':>17} {'2w no mean':>17} {'on/off 1w':>17} {'on/off 2w':>17}"
+    )
+    print(header)
+    missed = []
+    for size in sizes:
+        for rois in roi_counts:
+            frames = max(64, cell_bytes // (size * size * 2))
+            cell = grid_cell(size, rois, frames, count)
+            r = cell["ratios"]
+            keys = [*CANDIDATES, "mean on/off, 1 worker", "mean on/off, 2 workers"]
+            print(
+                f"  {f'{size}x{size}':>9} {rois:>5} {frames:>6} {spread(cell['rates']['loop'], 0):>16} "
+                + " ".join(f"{spread(r[key]):>17}" for key in keys)
+                + ("" if cell["identical"] else "  (traces differ from the loop's!)"),
+                flush=True,
+            )
+            goals = [("1 worker", 0.95), ("2 workers", 1.6), ("mean on/off, 1 worker", 0.9), ("mean on/off, 2 workers", 0.9)]
+            for key, goal in goals:
+                if statistics.median(r[key]) < goal:
+                    missed.append(f"{size}x{size}, {rois} ROIs: {key} {statistics.median(r[key]):.2f} < {goal}")
+    print(
+        "  goals (medians): with the mean image 1 worker >= 0.95x and 2 workers >= 1.6x the loop; "
+        f"mean image on/off >= 0.9: {'all met' if not missed else f'{len(missed)} MISSED'}"
+    )
+    for line in missed:
+        print(f"    MISSED: {line}")
+    return missed
+
+
+# -- 2. fixed cost per call -----------------------------------------------------------------------
+def fixed_cost(count: int) -> float:
+    video = make_video(4, 512)
+    masks = make_masks(512, 500)
+    imaging = NumpyImagingExtractor(video, 30.0)
+    weights = method_weights(imaging, masks)
+    from roicore.segmentation import RoiMasks
+
+    prepared = RoiMasks.from_sparse(masks, (512, 512))  # the conversion of the caller's masks is not the method's
+    candidates = {
+        "loop, 4 frames": partial(plain_csr_loop, video, weights),
+        "extract, 4 frames, 1 worker": partial(quiet_extract, imaging, prepared, n_workers=1),
+        "extract, 4 frames, 2 workers": partial(quiet_extract, imaging, prepared, n_workers=2),
+    }
+    times = rounds(candidates, max(15, 3 * count))
+    loop = statistics.median(times["loop, 4 frames"])
+    print("\n2. fixed cost per extract call (512x512, 500 ROIs, 4 frames), ms: median [range]")
+    worst = 0.0
+    for name, values in times.items():
+        extra = "" if name.startswith("loop") else f"; minus the loop: {1e3 * (statistics.median(values) - loop):.1f} ms"
+        print(f"  {name:32s} {spread([1e3 * v for v in values], 1)}{extra}")
+        if not name.startswith("loop"):
+            worst = max(worst, statistics.median(values) - loop)
+    print(f"  goal: fixed cost < 5 ms: {'met' if worst < 0.005 else 'MISSED'} ({1e3 * worst:.1f} ms)")
+    return worst
+
+
+# -- 3. a file not in the page cache ---------------------------------------------------------------
+def evict(path: Path) -> float | None:
+    """Drop ``path`` (only it) from the page cache; returns the fraction still cached, where measurable."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(descriptor)
+    return cached_fraction(path)
+
+
+def cached_fraction(path: Path) -> float | None:
+    """Fraction of the file's pages in the page cache (``mincore``), or None where unsupported."""
+    try:
+        import ctypes
+        import mmap
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        size = path.stat().st_size
+        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), size, prot=mmap.PROT_READ) as mapping:
+            view = np.frombuffer(mapping, dtype=np.uint8)
+            residency = np.zeros(pages, dtype=np.uint8)
+            status = libc.mincore(
+                ctypes.c_void_p(view.ctypes.data), ctypes.c_size_t(size), residency.ctypes.data_as(ctypes.c_void_p)
+            )
+            del view
+        return None if status != 0 else float(np.mean(residency & 1))
+    except Exception:
+        return None
+
+
+def raw_read(path: Path, chunk_bytes: int = 8 * 2**20) -> None:
+    """Read the whole file sequentially with readinto into one reused buffer."""
+    view = memoryview(bytearray(chunk_bytes))
+    with open(path, "rb", buffering=0) as handle:
+        while handle.readinto(view):
+            pass
+
+
+def run_cold(folder: Path, frames: int, count: int) -> None:
+    if not hasattr(os, "posix_fadvise"):
+        print("\n3. cold file: skipped (no posix_fadvise here, so the file cannot be evicted)")
+        return
+    video = make_video(frames, 512)
+    masks = make_masks(512, 500)
+    path = folder / "video.npy"
+    np.save(path, video)
+    del video
+    residency: list[float] = []
+
+    def extract_file(workers: int) -> None:
+        with NumpyImagingExtractor(path, 30.0) as on_disk:
+            quiet_extract(on_disk, masks, n_workers=workers)
+
+    try:
+        # the eviction runs before the clock starts
+        times: dict[str, list[float]] = {"raw read (readinto)": [], "extract, 1 worker": [], "extract, 2 workers": []}
+        functions = {
+            "raw read (readinto)": partial(raw_read, path),
+            "extract, 1 worker": partial(extract_file, 1),
+            "extract, 2 workers": partial(extract_file, 2),
+        }
+        for _ in range(count):
+            for name, function in functions.items():
+                left = evict(path)
+                if left is not None:
+                    residency.append(left)
+                started = time.perf_counter()
+                function()
+                times[name].append(time.perf_counter() - started)
+        size = path.stat().st_size
+        print(
+            f"\n3. file on disk ({size / 1e9:.2f} GB .npy, memory-mapped), evicted before every pass with "
+            f"posix_fadvise(DONTNEED) on this file only"
+            + (f"; page-cache residency after eviction at most {max(residency):.0%}" if residency else "")
+        )
+        raw = np.array(times["raw read (readinto)"])
+        print(f"  {'cold: raw read (readinto)':32s} {spread([frames / t for t in raw], 0)} frames/s, "
+              f"{spread([size / t / 1e9 for t in raw])} GB/s")
+        for name in ("extract, 1 worker", "extract, 2 workers"):
+            values = np.array(times[name])
+            ratio = list(raw / values)
+            print(
+                f"  cold: {name:26s} {spread([frames / t for t in values], 0)} frames/s; vs the raw read of "
+                f"the same round {spread(ratio)}: goal >= 0.8 {verdict(statistics.median(ratio), 0.8)}"
+            )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# -- 4. memory -------------------------------------------------------------------------------------
+MEMORY_CHILD = r"""
+import json, sys, warnings
+import numpy as np
+sys.path.insert(0, {bench_dir!r})
+import roicore
+from roicore.memory import NumpyImagingExtractor
+from bench_extraction import make_masks
+
+def high_water_kib():
+    # VmHWM belongs to this process image (ru_maxrss would include the parent's, inherited across fork/exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+masks = make_masks(512, 500)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    roicore.extract(NumpyImagingExtractor(np.zeros((8, 512, 512), np.uint16), 30.0), masks, method="sima",
+                    n_workers={workers})  # imports and set-up
+    base = high_water_kib()
+    with NumpyImagingExtractor({path!r}, 30.0) as video:
+        result = roicore.extract(video, masks, method="sima", n_workers={workers})
+peak = high_water_kib()
+print(json.dumps({{"before_kib": base, "peak_kib": peak, "output_bytes": int(result.get_traces().nbytes)}}))
+"""
+
+
+def run_memory(folder: Path, lengths: tuple[int, int]) -> None:
+    print("\n4. peak memory (VmHWM of a fresh process) extracting from a memory-mapped .npy, 2 workers:")
+    for frames in lengths:
+        path = folder / f"memory-{frames}.npy"
+        mapped = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16, shape=(frames, 512, 512))
+        for start in range(0, frames, 256):
+            mapped[start : start + 256] = (np.arange(start, min(frames, start + 256)) % 1000 + 100)[:, None, None]
+        mapped.flush()
+        del mapped
+        try:
+            code = MEMORY_CHILD.format(bench_dir=str(Path(__file__).resolve().parent), path=str(path), workers=2)
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            record = json.loads(done.stdout.strip().splitlines()[-1])
+        finally:
+            path.unlink(missing_ok=True)
+        growth = (record["peak_kib"] - record["before_kib"]) / 1024
+        print(
+            f"  {frames:6d} frames ({frames * 512 * 512 * 2 / 1e9:5.2f} GB file): peak RSS "
+            f"{record['peak_kib'] / 1024:7.1f} MiB, {growth:6.1f} MiB above the set-up, of which output "
+            f"{record['output_bytes'] / 2**20:5.1f} MiB"
+        )
+
+
+# -- 5. SIMA-style loop ---------------------------------------------------------------------------
 def sima_style_loop(video: np.ndarray, weights64: sparse.csr_matrix, frames: int) -> None:
     """SIMA's non-overlap per-frame path: float64 dF/F of the whole frame, mask copies and slicing per frame."""
     mean = video[:frames].mean(axis=0, dtype=np.float64)  # SIMA's time_averages (a separate pass)
@@ -151,240 +396,56 @@ def sima_style_loop(video: np.ndarray, weights64: sparse.csr_matrix, frames: int
         result = result + frame_weights.sum(axis=1)
 
 
-def evict(path: Path) -> str:
-    """Drop ``path`` from the page cache; returns how (verified with ``mincore`` where possible)."""
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as handle:
-            handle.write("3\n")
-        residency = cached_fraction(path)
-        if residency is not None and residency < 0.05:
-            return "drop_caches"
-    except OSError:
-        pass
-    if hasattr(os, "posix_fadvise"):
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(descriptor)
-        return "posix_fadvise(DONTNEED) on the file (writing /proc/sys/vm/drop_caches had no effect or was refused)"
-    return "nothing (no way to evict here: the 'cold' numbers are warm)"
-
-
-def cached_fraction(path: Path) -> float | None:
-    """Fraction of the file's pages in the page cache (``mincore``), or None where unsupported."""
-    try:
-        import ctypes
-        import mmap
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        size = path.stat().st_size
-        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
-        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), size, prot=mmap.PROT_READ) as mapping:
-            view = np.frombuffer(mapping, dtype=np.uint8)
-            residency = np.zeros(pages, dtype=np.uint8)
-            status = libc.mincore(
-                ctypes.c_void_p(view.ctypes.data), ctypes.c_size_t(size), residency.ctypes.data_as(ctypes.c_void_p)
-            )
-            del view
-        return None if status != 0 else float(np.mean(residency & 1))
-    except Exception:
-        return None
-
-
-def raw_read(path: Path, chunk_bytes: int = 16 * ROWS * COLUMNS * 2) -> float:
-    """Seconds to read the whole file sequentially with readinto into one reused buffer."""
-    buffer = bytearray(chunk_bytes)
-    view = memoryview(buffer)
-    started = time.perf_counter()
-    with open(path, "rb", buffering=0) as handle:
-        while handle.readinto(view):
-            pass
-    return time.perf_counter() - started
-
-
-MEMORY_CHILD = r"""
-import json, resource, sys, warnings
-import numpy as np
-import roicore
-from roicore.imaging import ImagingExtractor
-from scipy import sparse
-sys.path.insert(0, {bench_dir!r})
-from bench_extraction import make_masks
-
-class Generated(ImagingExtractor):
-    def __init__(self, frames): self._n = frames
-    def get_image_shape(self): return (512, 512)
-    def get_num_samples(self): return self._n
-    def get_sampling_frequency(self): return 30.0
-    def get_dtype(self): return np.dtype(np.uint16)
-    def _read_series(self, start, end):
-        block = np.empty((end - start, 512, 512), dtype=np.uint16)
-        block[...] = (np.arange(start, end) % 1000 + 100).astype(np.uint16)[:, None, None]
-        return block
-
-def high_water_kib():
-    # VmHWM belongs to this process image (ru_maxrss would include the parent's, inherited across fork/exec)
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-masks = make_masks()
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    roicore.extract(Generated(8), masks, method="sima", n_workers={workers})  # imports and set-up
-    base = high_water_kib()
-    result = roicore.extract(Generated({frames}), masks, method="sima", n_workers={workers})
-peak = high_water_kib()
-print(json.dumps({{"before_kib": base, "peak_kib": peak, "output_bytes": int(result.get_traces().nbytes)}}))
-"""
-
-
-def memory_run(frames: int, workers: int) -> dict[str, Any]:
-    code = MEMORY_CHILD.format(bench_dir=str(Path(__file__).resolve().parent), frames=frames, workers=workers)
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+def run_sima(frames: int) -> None:
+    video = make_video(max(frames, 64), 512)
+    masks = make_masks(512, 500)
+    imaging = NumpyImagingExtractor(video, 30.0)
+    weights = method_weights(imaging, masks)
+    times = rounds({"sima": lambda: sima_style_loop(video, weights.astype(np.float64), frames),
+                    "loop": partial(plain_csr_loop, video[:frames], weights)}, 1)
+    print(
+        f"\n5. SIMA-style per-frame loop ({frames} frames, extrapolated): {frames / times['sima'][0]:.0f} frames/s, "
+        f"{times['loop'][0] / times['sima'][0]:.3f}x the plain loop"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--frames", type=int, default=4096)
-    parser.add_argument("--repeats", type=int, default=4)
-    parser.add_argument("--sima-frames", type=int, default=150)
-    parser.add_argument(
-        "--dir", type=Path, default=None, help="folder for the on-disk video (default: a temporary one)"
-    )
-    parser.add_argument("--memory-frames", type=int, nargs=2, default=(2000, 16000))
+    parser.add_argument("--quick", action="store_true", help="3 rounds, half-size videos, shorter files")
+    parser.add_argument("--rounds", type=int, default=None, help="alternated rounds per comparison (default 5)")
+    parser.add_argument("--dir", type=Path, default=None, help="folder for the on-disk videos (default: temporary)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--rois", type=int, nargs="+", default=list(ROI_COUNTS))
+    parser.add_argument("--skip", nargs="*", default=[], choices=["grid", "fixed", "cold", "memory", "sima"])
     args = parser.parse_args()
-    frames, repeats = args.frames, args.repeats
+    count = args.rounds or (3 if args.quick else 5)
+    cell_bytes = CELL_BYTES // 2 if args.quick else CELL_BYTES
     began = time.perf_counter()
+    load = os.getloadavg()
     print(
-        f"roicore-sima extraction benchmark: {frames} frames of {ROWS}x{COLUMNS} uint16 "
-        f"({frames * ROWS * COLUMNS * 2 / 1e9:.2f} GB), {ROIS} ROIs of {int(np.pi * RADIUS**2) + 1} px; "
-        f"best of {repeats}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+        f"roicore-sima extraction benchmark: {os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / "
+        f"{load[2]:.2f} (1 / 5 / 15 min) at the start; {count} alternated rounds per comparison"
     )
-    video = make_video(frames)
-    masks = make_masks()
-    imaging = NumpyImagingExtractor(video, 30.0)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        probe = roicore.extract(imaging.slice_samples(0, 2), masks, method="sima")
-    weights64 = probe.get_roi_masks().matrix.T.tocsr()  # the weights as used (overlap removed, 1/n)
-    weights = sparse.csr_matrix(weights64, dtype=np.float32)
-    print(f"  weights as used: {weights.nnz} nonzeros, {probe.overlap.count} overlapping pixels removed")
-
-    rates: dict[str, float] = {}
-    candidates: dict[str, Callable[[], Any]] = {
-        "read: copyto 16-frame chunks": partial(plain_read, video),
-        "read: get_series 16-frame chunks (the contract)": partial(contract_read, imaging),
-        "read: get_series(copy=False) 16-frame chunks": partial(contract_read, imaging, copy=False),
-        "plain per-frame CSR loop (yardstick)": partial(plain_csr_loop, video, weights),
-        "plain per-frame CSR loop + mean image": partial(plain_csr_loop, video, weights, mean=True),
-    }
-    for workers in (1, 2):
-        plural = "s" if workers > 1 else ""
-        candidates[f"roicore extract, {workers} worker{plural}"] = partial(
-            roicore.extract, imaging, masks, method="sima", n_workers=workers
-        )
-    for workers in (1, 2):
-        plural = "s" if workers > 1 else ""
-        candidates[f"roicore extract, {workers} worker{plural}, mean_image=False"] = partial(
-            roicore.extract, imaging, masks, method="sima", n_workers=workers, mean_image=False
-        )
-    # rounds: every candidate once per round, so a burst of load on the shared machine hits all alike
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(repeats):
-            for name, function in candidates.items():
-                rates[name] = max(rates.get(name, 0.0), frames / best_of(1, function))
-    check = roicore.extract(imaging.slice_samples(0, 64), masks, method="sima").get_traces()
-    reference = plain_csr_loop(video[:64], weights)
-    error = float(np.nanmax(np.abs(check - reference) / np.abs(reference)))
-    sima_frames = min(args.sima_frames, frames)
-    seconds = best_of(1, lambda: sima_style_loop(video, weights64, sima_frames))
-    rates[f"SIMA-style per-frame loop ({sima_frames} frames, extrapolated)"] = sima_frames / seconds
-
-    yardstick = rates["plain per-frame CSR loop (yardstick)"]
-    with_mean = rates["plain per-frame CSR loop + mean image"]
-    print(f"\n  {'in RAM':58s} {'frames/s':>10s} {'vs loop':>8s} {'vs loop+mean':>13s}")
-    for name, rate in rates.items():
-        print(f"  {name:58s} {rate:10.0f} {rate / yardstick:8.2f} {rate / with_mean:13.2f}")
-    print(f"  (roicore traces vs the plain loop: max relative difference {error:.1e})")
-    one, two = rates["roicore extract, 1 worker"], rates["roicore extract, 2 workers"]
-    one_nm, two_nm = (
-        rates["roicore extract, 1 worker, mean_image=False"],
-        rates["roicore extract, 2 workers, mean_image=False"],
-    )
-    print(
-        f"  goals: 1 worker >= 0.9x loop: {one / yardstick:.2f}x; 2 workers >= 1.6x loop: {two / yardstick:.2f}x "
-        f"(same outputs, vs loop + mean image: {one / with_mean:.2f}x and {two / with_mean:.2f}x; "
-        f"traces only, mean_image=False vs loop: {one_nm / yardstick:.2f}x and {two_nm / yardstick:.2f}x)"
-    )
-
+    if "grid" not in args.skip:
+        run_grid(tuple(args.sizes), tuple(args.rois), cell_bytes, count)
+    if "fixed" not in args.skip:
+        fixed_cost(count)
     folder = args.dir or Path(tempfile.mkdtemp(prefix="roicore-sima-bench-"))
-    path = folder / "video.npy"
     try:
-        np.save(path, video)
-        raw = []
-        extract_rates: dict[int, list[float]] = {1: [], 2: []}
-        how = ""
-        cached_after_evict = []
-        for _ in range(max(repeats, 5)):
-            how = evict(path)
-            cached_after_evict.append(cached_fraction(path))
-            raw.append(frames / raw_read(path))
-            for workers in (1, 2):
-                how = evict(path)
-                with NumpyImagingExtractor(path, 30.0) as on_disk, warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    started = time.perf_counter()
-                    roicore.extract(on_disk, masks, method="sima", n_workers=workers)
-                    extract_rates[workers].append(frames / (time.perf_counter() - started))
-        warm_raw = frames / best_of(repeats, lambda: raw_read(path))
-        with NumpyImagingExtractor(path, 30.0) as on_disk, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            warm_one = frames / best_of(repeats, lambda: roicore.extract(on_disk, masks, method="sima", n_workers=1))
-        cached = [c for c in cached_after_evict if c is not None]
-        print(
-            f"\n  file on disk ({path.stat().st_size / 1e9:.2f} GB .npy, memory-mapped), evicted with {how}"
-            + (f"; page-cache residency after eviction {max(cached):.0%}" if cached else "")
-        )
-        best_raw = max(raw)
-        print("  (cold reads on this virtual disk vary 2-4x from pass to pass; each extraction pass runs right after")
-        print("   a raw-read pass, and the ratio is given best/best and as the median of adjacent pairs)")
-        print(
-            f"  {'cold: raw sequential read (readinto)':58s} {best_raw:10.0f} frames/s "
-            f"{best_raw * ROWS * COLUMNS * 2 / 1e9:6.2f} GB/s  (passes: {', '.join(f'{r:.0f}' for r in raw)})"
-        )
-        for workers in (1, 2):
-            rate = max(extract_rates[workers])
-            paired = float(np.median(np.array(extract_rates[workers]) / np.array(raw)))
-            print(
-                f"  {f'cold: roicore extract, {workers} worker(s)':58s} {rate:10.0f} frames/s  "
-                f"{rate / best_raw:5.2f} of the raw read (best/best), {paired:5.2f} (median of pairs); goal >= 0.8"
-            )
-        print(f"  {'warm: raw sequential read (readinto)':58s} {warm_raw:10.0f} frames/s")
-        print(f"  {'warm: roicore extract, 1 worker':58s} {warm_one:10.0f} frames/s")
+        if "cold" not in args.skip:
+            run_cold(folder, 1024 if args.quick else 2048, count)
+        if "memory" not in args.skip:
+            run_memory(folder, (1000, 4000) if args.quick else (2000, 8000))
     finally:
-        path.unlink(missing_ok=True)
         if args.dir is None:
+            for leftover in folder.glob("*.npy"):
+                leftover.unlink()
             folder.rmdir()
-
-    print(
-        "\n  peak memory (VmHWM of a fresh subprocess per run, video generated on the fly, 2 workers, default chunks):"
-    )
-    for count in args.memory_frames:
-        record = memory_run(count, 2)
-        growth = (record["peak_kib"] - record["before_kib"]) / 1024
-        print(
-            f"  {count:6d} frames ({count * ROWS * COLUMNS * 2 / 1e9:5.2f} GB of video): "
-            f"peak RSS {record['peak_kib'] / 1024:7.1f} MiB, {growth:6.1f} MiB above the set-up, "
-            f"of which output {record['output_bytes'] / 2**20:5.1f} MiB"
-        )
-    print(f"\n  total benchmark time {time.perf_counter() - began:.0f} s")
+    if "sima" not in args.skip:
+        run_sima(40 if args.quick else 100)
+    load = os.getloadavg()
+    print(f"\n  load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; "
+          f"total benchmark time {time.perf_counter() - began:.0f} s")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,20 @@
-"""Cost of ``import roicore`` and of the first ``roicore.open()`` with 1 and with 100 installed plugins.
+"""Start-up: ``import roicore``, the registry build, the first ``roicore.open()``, ``roicore info``.
 
 Each measurement runs in a fresh interpreter (so nothing is cached in the
-process), is repeated, and the median is printed. Synthetic plugins are real
-distributions (dist-info with an entry point) in a temporary folder on
-PYTHONPATH; the allow-list keeps the measurement to them alone.
+process), the candidates of a comparison alternate, and the median (with the
+range) is printed. Synthetic plugins are real distributions (dist-info with an
+entry point) in a temporary folder on PYTHONPATH; the allow-list keeps the
+measurement to them alone. Printed:
 
-Run: ``python benchmarks/bench_registry.py``
+* with 1 and 100 plugins: ``import roicore``, the registry build, then open;
+* the registry build with 0, 100 and 300 *unrelated* distributions (dist-info
+  folders with a METADATA of typical size, ~10 KB, and a console-script entry
+  point, no roicore plugin)
+  beside the installed ones. Goal: it grows by <= 10 ms per 100;
+* ``roicore info`` on a small ``.npy`` (with its sidecar) as a whole process,
+  against ``python -c "import numpy"``. Goal: <= 2x.
+
+Run: ``python benchmarks/bench_registry.py [--quick]``
 """
 
 from __future__ import annotations
@@ -17,9 +26,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
-REPEATS = 7
+REPEATS = 9
 
 ENTRY = '''
 import roicore
@@ -110,7 +120,92 @@ def baseline() -> float:
     return statistics.median(times)
 
 
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1e3:7.1f} ms [{min(values) * 1e3:.1f}-{max(values) * 1e3:.1f}]"
+
+
+REGISTRY_ONLY = "import time, roicore; t = time.perf_counter(); roicore.plugins(); print(time.perf_counter() - t)"
+
+
+def make_unrelated(folder: Path, count: int) -> None:
+    for index in range(count):
+        info = folder / f"unrelated_package_{index:03d}-1.{index}.dist-info"
+        info.mkdir(parents=True)
+        # a METADATA of typical size: headers, then a long description (installed packages carry their README)
+        headers = "".join(f"Requires-Dist: dependency-{k} >=1.0\nClassifier: Topic :: Number {k}\n" for k in range(20))
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: unrelated-package-{index:03d}\nVersion: 1.{index}\nSummary: x\n"
+            + headers + "\n" + "A line of the package's README, as installed packages carry it.\n" * 150
+        )
+        (info / "entry_points.txt").write_text(f"[console_scripts]\nunrelated-{index:03d} = os:getcwd\n")
+        (info / "RECORD").write_text("")
+
+
+def unrelated_growth(repeats: int) -> float:
+    """Registry build with 0, 100, 300 unrelated distributions on the path (alternated); ms per 100."""
+    counts = (0, 100, 300)
+    with tempfile.TemporaryDirectory(prefix="roicore-bench-") as temporary:
+        sites = {}
+        for count in counts:
+            site = Path(temporary) / f"site{count}"
+            site.mkdir()
+            make_unrelated(site, count)
+            sites[count] = site
+        times: dict[int, list[float]] = {count: [] for count in counts}
+        for _ in range(repeats):
+            for count in counts:
+                environment = {k: v for k, v in os.environ.items() if not k.startswith("ROICORE_")}
+                environment["PYTHONPATH"] = str(sites[count])
+                done = subprocess.run([sys.executable, "-c", REGISTRY_ONLY], capture_output=True, text=True,
+                                      env=environment, check=True)
+                times[count].append(float(done.stdout))
+    print("registry build (every installed plugin) with unrelated distributions added, fresh processes:")
+    for count in counts:
+        print(f"  +{count:3d} unrelated: {spread(times[count])}")
+    per_100 = (statistics.median(times[300]) - statistics.median(times[0])) / 3
+    print(f"  growth per 100 unrelated distributions: {per_100 * 1e3:.1f} ms; goal <= 10 ms: "
+          f"{'met' if per_100 <= 0.010 else 'MISSED'}")
+    return per_100
+
+
+def info_versus_numpy(repeats: int) -> float:
+    """``roicore info`` on a .npy as a whole process against ``python -c 'import numpy'`` (alternated)."""
+    import numpy as np
+
+    import roicore
+    from roicore.memory import NumpyImagingExtractor
+
+    roicore_cli = [sys.executable, "-c", "import sys; from roicore.cli import main; sys.exit(main())"]
+    with tempfile.TemporaryDirectory(prefix="roicore-bench-") as temporary:
+        path = Path(temporary) / "video.npy"
+        roicore.write(NumpyImagingExtractor(np.zeros((10, 32, 32), np.uint16), 30.0), path)
+        candidates = {
+            "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
+            "roicore info video.npy": [*roicore_cli, "info", str(path)],
+        }
+        times: dict[str, list[float]] = {name: [] for name in candidates}
+        for _ in range(repeats):
+            for name, command in candidates.items():
+                started = time.perf_counter()
+                subprocess.run(command, capture_output=True, check=True)
+                times[name].append(time.perf_counter() - started)
+    print("whole processes (interpreter start-up included):")
+    for name, values in times.items():
+        print(f"  {name:28s} {spread(values)}")
+    ratio = statistics.median(times["roicore info video.npy"]) / statistics.median(times["python -c 'import numpy'"])
+    print(f"  roicore info / import numpy: {ratio:.2f}x; goal <= 2x: {'met' if ratio <= 2 else 'MISSED'}")
+    return ratio
+
+
 def main() -> None:
+    global REPEATS
+    if "--quick" in sys.argv[1:]:
+        REPEATS = 5
+    load = os.getloadavg()
+    print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; "
+          f"medians of {REPEATS} fresh processes")
+    info_versus_numpy(REPEATS)
+    unrelated_growth(REPEATS)
     numpy_import = baseline()
     print(f"import numpy alone (reference):          {numpy_import * 1e3:7.1f} ms")
     results = {}

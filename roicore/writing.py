@@ -26,7 +26,6 @@ import glob
 import json
 import logging
 import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,8 @@ def is_temporary_name(name: str) -> bool:
 
 
 def _temporary_name(final: Path) -> Path:
+    import secrets  # here, not at import: it pulls hashlib in, and detection imports this module on every open
+
     return final.with_name(f".{final.name}{TEMP_MARKER}{secrets.token_hex(4)}")
 
 

@@ -210,3 +210,34 @@ except roicore.errors.NoReaderFoundError as exc:
         pytest.skip("roicore-nwb is installed here, so no hint is needed")
     assert "looks like a Neurodata Without Borders (NWB) file: install its reader with pip install roicore-nwb" \
         in records["message"]
+
+
+def test_discovery_reads_no_metadata_file_and_no_unrelated_entry_points(site):
+    """Unrelated distributions cost a folder name; only plugins' METADATA is read (their Requires-Dist)."""
+    make_plugin(site, "fake-good")
+    for index in range(30):  # unrelated distributions, one with a malformed entry_points.txt of another group
+        info = site / f"unrelated_{index}-2.{index}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: unrelated-{index}\nVersion: 2.{index}\n")
+        text = "[console_scripts]\nx = y:z\n" if index else "[broken\nnot an entry point\n"
+        (info / "entry_points.txt").write_text(text)
+    records = run_python(site, """
+import json, sys
+import importlib_metadata
+opened = []
+for kind in (importlib_metadata.PathDistribution,):
+    original = kind.read_text
+    def read_text(self, filename, original=original):
+        opened.append((self._path.name, filename))
+        return original(self, filename)
+    kind.read_text = read_text
+import roicore
+record = {r.name: r for r in roicore.plugins()}["fake-good"]
+unrelated = [name for name, filename in opened if name.startswith("unrelated_") and filename in ("METADATA", "PKG-INFO")]
+print(json.dumps({"metadata_reads": len(unrelated), "status": record.status,
+                  "version": record.version, "distribution": record.distribution,
+                  "email_parser": "email.parser" in sys.modules}))
+""")
+    assert records["metadata_reads"] == 0
+    assert records["status"] == "active" and records["version"] == "1.0" and records["distribution"] == "fake_good"
+    assert records["email_parser"] is False

@@ -4,7 +4,8 @@ A plugin built for another core API version (``roicore>=0.1,<0.2`` with core 0.2
 install with ``--no-deps`` or a core upgrade) would fail in obscure ways, so discovery checks the
 plugin's requirement on ``roicore`` before importing it and reports a mismatch as the plugin's
 status. Only distributions that declare a ``roicore.plugins`` entry point are asked, one
-``METADATA`` each. The specifier subset here (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``~=``,
+``METADATA`` each, scanned for its ``Requires-Dist`` header lines as text (the e-mail parser that
+``Distribution.requires`` uses costs more to import than the whole scan). The specifier subset here (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``~=``,
 ``.*`` wildcards; release numbers) covers what plugins write; a requirement it cannot read is
 treated as satisfied rather than blocking a plugin.
 """
@@ -55,18 +56,32 @@ def _allows(op: str, wanted: str, running: tuple[int, ...]) -> bool | None:
     }[op]
 
 
-def core_requirement_problem(dist: Any, core_version: str) -> str | None:
+def requires_dist(dist: Any) -> list[str]:
+    """The ``Requires-Dist`` values of a distribution's METADATA (headers end at the first blank line)."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found = []
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "requires-dist":
+            found.append(value.strip())
+    return found
+
+
+def core_requirement_problem(dist: Any, core_version: str, name: str = "<the plugin>") -> str | None:
     """Why the distribution's requirement on roicore excludes ``core_version``, or None if it does not.
 
     Requirements under an ``extra`` marker (e.g. ``[test]``) are not run-time requirements and
-    are ignored, as are other markers (they cannot exclude a core version).
+    are ignored, as are other markers (they cannot exclude a core version). ``name`` is the
+    distribution's name, for the message.
     """
     running = _release(core_version)
-    try:
-        requirements = dist.requires or []
-    except Exception:  # unreadable METADATA is reported elsewhere
-        return None
     if running is None:
+        return None
+    try:
+        requirements = requires_dist(dist)
+    except Exception:  # unreadable METADATA is reported elsewhere
         return None
     for line in requirements:
         match = _REQUIREMENT.match(line)
@@ -82,13 +97,6 @@ def core_requirement_problem(dist: Any, core_version: str) -> str | None:
                 return (
                     f"built for roicore {wanted}, but roicore {core_version} is running: it was written for "
                     f"another core API version and is not loaded; install a release of the plugin made for "
-                    f"roicore {core_version} (pip install --upgrade {_name(dist)}) or a roicore it accepts"
+                    f"roicore {core_version} (pip install --upgrade {name}) or a roicore it accepts"
                 )
     return None
-
-
-def _name(dist: Any) -> str:
-    try:
-        return str(dist.metadata["Name"])
-    except Exception:
-        return "<the plugin>"

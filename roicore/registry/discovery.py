@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "roicore.plugins"
+#: the group's section header in an entry_points.txt (the INI-style parser strips blanks inside brackets)
+_GROUP_HEADER = re.compile(r"^\s*\[\s*" + re.escape(ENTRY_POINT_GROUP) + r"\s*\]\s*$", re.MULTILINE)
 
 logger = logging.getLogger("roicore.registry")
 
@@ -279,7 +281,30 @@ class Registry:
         return self.records[contribution.plugin]
 
 
+def _folder_parts(dist: Any) -> tuple[str, str | None] | None:
+    """``(name, version)`` from the metadata folder's name (``Name-1.0.dist-info``, ``Name.egg-info``).
+
+    Reading them this way costs a string split, where parsing every installed
+    distribution's METADATA (and importing the e-mail parser to do it) cost
+    ~0.17 ms each (54 ms for 313 packages). None when the folder's name says
+    nothing; then METADATA is read.
+    """
+    path = getattr(dist, "_path", None)
+    folder = getattr(path, "name", None)
+    if not isinstance(folder, str):
+        return None
+    for suffix in (".dist-info", ".egg-info"):
+        if folder.endswith(suffix):
+            name, _, rest = folder[: -len(suffix)].partition("-")
+            version = rest.split("-", 1)[0] or None
+            return (name, version) if name else None
+    return None
+
+
 def _distribution_name(dist: Any) -> str | None:
+    parts = _folder_parts(dist)
+    if parts is not None:
+        return parts[0]
     try:
         return dist.metadata["Name"]
     except Exception:  # unreadable METADATA
@@ -287,6 +312,9 @@ def _distribution_name(dist: Any) -> str | None:
 
 
 def _version_of(dist: Any) -> str | None:
+    parts = _folder_parts(dist)
+    if parts is not None and parts[1] is not None:
+        return parts[1]
     try:
         return dist.version
     except Exception:
@@ -322,16 +350,21 @@ def _entry_points() -> tuple[list[Any], list[PluginRecord]]:
             continue
         seen.add(key)
         try:
+            text = dist.read_text("entry_points.txt") or ""
+        except Exception:
+            text = ""
+        if not _GROUP_HEADER.search(text):  # most distributions: nothing for roicore, nothing parsed
+            continue
+        try:
             found.extend(ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP)
         except Exception as exc:
-            try:
-                text = dist.read_text("entry_points.txt") or ""
+            try:  # rare: a broken plugin is named as its METADATA spells it
+                name = dist.metadata["Name"] or name
             except Exception:
-                text = ""
-            if f"[{ENTRY_POINT_GROUP}]" in text:
-                record = PluginRecord(name=name or key, distribution=name, version=_version_of(dist))
-                record.errors.append(f"its entry_points.txt cannot be parsed: {type(exc).__name__}: {exc}")
-                broken.append(record)
+                pass
+            record = PluginRecord(name=name or key, distribution=name, version=_version_of(dist))
+            record.errors.append(f"its entry_points.txt cannot be parsed: {type(exc).__name__}: {exc}")
+            broken.append(record)
     return sorted(found, key=lambda ep: ep.name), broken
 
 
@@ -393,7 +426,8 @@ def _built_for_another_core(record: PluginRecord, dist: Any) -> bool:
     from roicore import __version__
     from roicore.registry.compatibility import core_requirement_problem
 
-    problem = core_requirement_problem(dist, __version__)
+    # the folder-derived name has underscores; pip names it with hyphens (the same project to pip)
+    problem = core_requirement_problem(dist, __version__, (record.distribution or record.name).replace("_", "-"))
     if problem is not None:
         record.fail("incompatible-core", problem)
     return problem is not None

@@ -403,3 +403,63 @@ def test_views(samples):
         np.testing.assert_array_equal(subset.get_property("is_accepted"), [False, True])
         window = seg.slice_samples(5, 25)
         np.testing.assert_array_equal(window.get_traces(roi_ids=[3], name="raw"), sample.truth.traces["raw"][5:25, [3]])
+
+
+def test_pixel_masks_without_scipy_equal_those_of_the_masks(tmp_path, build):
+    """The direct decoding (no scipy) gives what the RoiMasks path gives: duplicates summed, zeros dropped."""
+
+    def footprint(handle):
+        del handle["estimates/A"]
+        group = handle.create_group("estimates/A")
+        # component 0: F-index 5 twice (summed), a zero; component 1: empty; component 2: unsorted F-indices
+        group["data"] = np.array([0.25, 0.5, 0.0, 1.0, 2.0, 3.0])
+        group["indices"] = np.array([5, 5, 7, 14, 3, 9], dtype=np.int32)
+        group["indptr"] = np.array([0, 3, 3, 6], dtype=np.int32)
+        group["shape"] = np.array([15, 3])
+
+    built = build(shape=(3, 5), count=3, edit=footprint)
+    with _open(built.path) as seg:
+        direct = seg.get_roi_pixel_masks()
+        subset = seg.get_roi_pixel_masks(roi_ids=seg.get_roi_ids()[::-1])
+        via_masks = seg.get_roi_masks().to_pixel_masks()  # builds and caches the masks
+        cached = seg.get_roi_pixel_masks()
+    np.testing.assert_array_equal(direct[0], [[2, 1, 0.75]])
+    assert direct[1].shape == (0, 3)
+    np.testing.assert_array_equal(direct[2], [[0, 1, 2.0], [0, 3, 3.0], [2, 4, 1.0]])
+    for a, b, c in zip(direct, via_masks, cached, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    for a, b in zip(subset, direct[::-1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_negative_footprint_weights_are_refused_by_the_direct_decoding(tmp_path, build):
+    def footprint(handle):
+        del handle["estimates/A"]
+        group = handle.create_group("estimates/A")
+        group["data"] = np.array([0.5, -1.0])
+        group["indices"] = np.array([1, 2], dtype=np.int32)
+        group["indptr"] = np.array([0, 1, 2], dtype=np.int32)
+        group["shape"] = np.array([15, 2])
+
+    built = build(shape=(3, 5), count=2, edit=footprint)
+    with _open(built.path) as seg, pytest.raises(CorruptFileError, match="negative weights"):
+        seg.get_roi_pixel_masks()
+
+
+def test_open_and_pixel_masks_import_no_scipy(tmp_path, build):
+    import json
+    import subprocess
+    import sys
+
+    built = build(shape=(3, 5), count=2)
+    code = (
+        "import json, sys\n"
+        "from roicore_caiman.reader import CaimanSegmentationExtractor\n"
+        f"with CaimanSegmentationExtractor({str(built.path)!r}) as seg:\n"
+        "    masks = seg.get_roi_pixel_masks()\n"
+        "    raw = seg.get_traces(name='raw')\n"
+        "print(json.dumps({'scipy': 'scipy.sparse' in sys.modules, 'masks': len(masks)}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"scipy": False, "masks": 2}

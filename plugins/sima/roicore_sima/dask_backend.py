@@ -79,13 +79,12 @@ def _as_dask_array(imaging: Any, chunk_size: int) -> Any:
     )
 
 
-def _mean_graph(array: Any, check_finite: bool) -> Any:
+def _mean_graph(array: Any) -> Any:
     """A dask array ``(2, pixels)``: per-pixel sums and finite counts over all frames."""
     pixels = array.shape[1] * array.shape[2]
     blocks = len(array.chunks[0])
     partial = array.map_blocks(
         mean_block,
-        check_finite,
         chunks=((1,) * blocks, (2,), (pixels,)),
         dtype=np.float64,
         meta=np.empty((0, 0, 0), dtype=np.float64),
@@ -103,7 +102,7 @@ def _to_mean(sums: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def dask_means(sources: Sequence[Any], *, chunk_size: int, client: Any, bar: Any) -> list[np.ndarray]:
     """The mean image of every source, computed on the cluster (one pass each)."""
     arrays = [_as_dask_array(source, chunk_size) for source in sources]
-    graphs = [_mean_graph(array, source.dtype.kind == "f") for array, source in zip(arrays, sources, strict=True)]
+    graphs = [_mean_graph(array) for array in arrays]
     futures = client.compute(graphs)
     try:
         results = client.gather(futures)
@@ -162,7 +161,7 @@ def dask_traces(
             tasks.append(delayed(kernel_block, pure=False)(block, remote_kernel))
             where.append((index, int(start), int(end)))
         if index == 0 and mean_of_first:
-            mean_graph = _mean_graph(array, source.dtype.kind == "f")
+            mean_graph = _mean_graph(array)
     futures = client.compute(tasks + ([mean_graph] if mean_graph is not None else []))
     position = {future.key: i for i, future in enumerate(futures)}
     mean = None

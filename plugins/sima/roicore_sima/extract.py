@@ -8,6 +8,7 @@ docstrings of :mod:`~roicore_sima.weights`, :mod:`~roicore_sima.overlap`,
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from datetime import datetime, timezone
@@ -23,7 +24,7 @@ from roicore_sima.kernel import ChunkKernel, Scratch, merge_means
 from roicore_sima.overlap import overlap_components, overlap_groups, unmixing_matrix
 from roicore_sima.progress import make_bar
 from roicore_sima.result import SIMA_TIMESTAMP_FORMAT, ExtractionResult
-from roicore_sima.stream import reader_does_work, run_threads
+from roicore_sima.stream import run_threads
 from roicore_sima.weights import Weights, build_weights, product_weights
 
 __all__ = ["extract", "build_kernel", "default_chunk_size", "default_workers", "BACKENDS"]
@@ -151,12 +152,11 @@ def build_kernel(
 def _thread_means(sources: list[Any], *, chunk_size: int, workers: int, bar: Any) -> list[np.ndarray]:
     """Mean image of every source, one streamed pass (SIMA compatibility's first pass)."""
     pixels = int(np.prod(sources[0].get_image_shape()))
-    states = [[Scratch(pixels) for _ in sources] for _ in range(workers)]
-    finite = [source.dtype.kind == "f" for source in sources]
+    states = [[Scratch(pixels, source.dtype) for source in sources] for _ in range(workers)]
 
     def task(chunks: list[np.ndarray], start: int, end: int, state: list[Scratch]) -> None:
-        for chunk, scratch, check in zip(chunks, state, finite, strict=True):
-            scratch.accumulate(np.ascontiguousarray(chunk).reshape(chunk.shape[0], -1), check)
+        for chunk, scratch in zip(chunks, state, strict=True):
+            scratch.accumulate(np.ascontiguousarray(chunk).reshape(chunk.shape[0], -1))
 
     run_threads(sources, task, states, chunk_size=chunk_size, bar=bar)
     shape = sources[0].get_image_shape()
@@ -175,29 +175,21 @@ def _thread_traces(
 ) -> np.ndarray | None:
     """Traces of every source into ``outputs``; the first source's mean image when ``mean``.
 
-    With one worker the reading thread sums the mean image while the worker
-    computes traces (the two run on two cores); with several, each worker
-    sums the frames it computes.
+    Each worker sums the mean image of the frames it computes, from the
+    kernel's own cache-resident float buffer. (A reading thread summing it
+    beside a single worker, as before, was 20-40% slower on a loaded machine:
+    it needs a second core, and makes a second pass over memory.)
     """
-    states = [[kernel.scratch() for kernel in kernels] for _ in range(workers)]
-    in_reader = mean and reader_does_work(workers)
-    reader_scratch = kernels[0].scratch() if in_reader else None
-    check_finite = sources[0].dtype.kind == "f"
+    states = [[kernel.scratch(source.dtype) for kernel, source in zip(kernels, sources)] for _ in range(workers)]
 
     def task(chunks: list[np.ndarray], start: int, end: int, state: list[Scratch]) -> None:
         for index, (chunk, kernel, scratch, out) in enumerate(zip(chunks, kernels, state, outputs, strict=True)):
-            kernel.process(chunk, out[start:end], scratch, mean=mean and not in_reader and index == 0)
+            kernel.process(chunk, out[start:end], scratch, mean=mean and index == 0)
 
-    def reader_task(chunks: list[np.ndarray]) -> None:
-        assert reader_scratch is not None
-        chunk = chunks[0]
-        reader_scratch.accumulate(np.ascontiguousarray(chunk).reshape(chunk.shape[0], -1), check_finite)
-
-    run_threads(sources, task, states, chunk_size=chunk_size, bar=bar, reader_task=reader_task if in_reader else None)
+    run_threads(sources, task, states, chunk_size=chunk_size, bar=bar)
     if not mean:
         return None
-    scratches = [reader_scratch] if reader_scratch is not None else [state[0] for state in states]
-    return merge_means(scratches, sources[0].get_image_shape())
+    return merge_means([state[0] for state in states], sources[0].get_image_shape())
 
 
 def _timestamps(imaging: Any) -> np.ndarray | None:
@@ -211,7 +203,9 @@ def _timestamps(imaging: Any) -> np.ndarray | None:
     return None if np.array_equal(stamps, derived) else stamps
 
 
+@functools.lru_cache(maxsize=1)
 def _plugin_version() -> str | None:
+    """The installed roicore-sima version, read from its metadata once per process."""
     try:
         return metadata.version("roicore-sima")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -268,7 +262,7 @@ def extract(
         to the time of extraction in SIMA's format.
     n_workers : int, optional
         Worker threads (``backend="threads"``); default: the usable CPUs, at
-        most 8. The calling thread reads ahead of the workers.
+        most 8. With one worker the calling thread reads ahead of it.
     chunk_size : int, optional
         Frames per time chunk; default ~8 MiB of video (at least 4 frames) per chunk for threads,
         ~64 MiB per block for dask. Results do not depend on it.
@@ -296,9 +290,11 @@ def extract(
     client : distributed.Client, optional
         For ``backend="dask"``.
     mean_image : bool
-        Compute the image ``"mean"`` (the default). It is an extra float32 add
-        of every frame, about a quarter of the single-core time; False skips
-        it (the result then has no images; not with ``summary=``).
+        Compute the image ``"mean"`` (the default): exact for integer videos of
+        up to 16 bits. It is one in-cache float32 add of every pixel of every
+        frame, 10-45% of the time depending on frame size and ROI count (most
+        with few ROIs on large frames); False skips it (the result then has no
+        images; not with ``summary=``).
 
     Returns
     -------

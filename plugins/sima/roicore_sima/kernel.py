@@ -7,20 +7,38 @@ row (scipy's compiled ``csr_matvec``, which releases the GIL, so threads over
 chunks scale). Frames go in pairs: two consecutive frames are contiguous in
 the chunk and two consecutive output rows are contiguous in the output, so
 one product with the block-diagonal matrix ``diag(A, A)`` computes both
-(each row summed in exactly the same order as with ``A`` alone). Measured on
-this machine kind (512 x 512 uint16, 500 ROIs of ~150 pixels): per-frame
-CSR with a one-frame buffer ~9-10k frames/s per core, pairs ~8% more; the
-same product on a pixel-major (transposed) block, or with an ``astype`` per
-chunk, or over a multi-frame float buffer that spills out of cache, was
-3-8x slower because numpy's transposes and casts into large buffers cost more
-than the product. So the kernel never transposes and never allocates per frame.
+(each row summed in exactly the same order as with ``A`` alone). The product,
+a transposed (pixel-major) block, an ``astype`` per chunk or a multi-frame
+float buffer that spills out of cache were 3-8x slower (numpy's transposes and
+casts into large buffers cost more than the product), so the kernel never
+transposes and never allocates per frame.
+
+Frames are cut into **bands** of ``BAND_PIXELS`` consecutive pixels (rows of
+the image), and a block of frames is processed band by band: the band of a
+frame pair is converted into float32 (512 KiB), multiplied by the columns of
+``A`` in that band (``csr_matvec`` adds into the output rows, and with sorted
+column indices each row is summed in exactly the order of the whole product,
+so the traces are bitwise those of one product per frame), and added to the
+band of the mean image's partial sums. Buffer, partial sums and weights of a
+band stay in the L2 cache, where whole frames (1-4 MiB of float32 per frame
+at 512 x 512 to 1024 x 1024) did not, so the mean image costs one in-cache add
+per pixel instead of a second pass over memory. Bands without weights are
+skipped when no mean image is asked for.
+
+The mean image (see :class:`Scratch`):
+
+* integer videos of at most 16 bits: float32 partial sums of the very buffer
+  the product reads are whole numbers below 2**24, hence exact, and move into
+  float64 before they could exceed it (every 256 frames for uint16), so the
+  sum is exact and does not depend on the order of the frames;
+* wider integers: summed straight from the frames, in int64;
+* float videos: the partial sums of a band are checked once per block (one
+  float32 sum); only pixels that were non-finite in that block (motion
+  correction borders) are summed again without their non-finite values and
+  counted as missing.
 
 Everything else is cheap or rare:
 
-* the mean image is accumulated from the same float32 buffer into float32
-  partial sums moved into float64 every <= 256 frames (exact for integer
-  videos of up to 16 bits, since such partial sums are integers below 2**24;
-  see :class:`Scratch`);
 * non-finite pixels are detected from the product itself: a NaN or inf in a
   ROI's pixels makes that ROI's value non-finite, so a video without NaN pays
   one ``isfinite`` over the ``(frames, rois)`` output per chunk; only affected
@@ -40,24 +58,43 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from roicore_sima.overlap import Component, component_footprint
 
-__all__ = ["ChunkKernel", "Scratch", "csr_matvec", "merge_means", "kernel_block", "mean_block", "MEAN_FLUSH"]
+__all__ = [
+    "ChunkKernel",
+    "Scratch",
+    "csr_matvec",
+    "merge_means",
+    "kernel_block",
+    "mean_block",
+    "BAND_PIXELS",
+    "BLOCK_FRAMES",
+]
 
 try:  # scipy's compiled kernel: y += A @ x into a caller's buffer, GIL released
     from scipy.sparse._sparsetools import csr_matvec as _sparsetools_csr_matvec
 except ImportError:  # pragma: no cover - a future scipy without the private module
     _sparsetools_csr_matvec = None
 
-#: frames summed in float32 before a flush into the float64 mean accumulator
-MEAN_FLUSH = 256
-#: frames per sparse product: a block-diagonal matrix of PAIR copies of the weights
+#: pixels per band: a frame pair's band in float32 (512 KiB), the band of the mean's partial sums
+#: and the band's weights stay in a 2 MiB L2 cache
+BAND_PIXELS = 2**16
+#: frames per pair product: a block-diagonal matrix of PAIR copies of the weights
 #: runs two frames per call (half the calls and GIL hand-offs, ~10% faster)
 PAIR = 2
+#: at most this many frames are summed in float32 before they move into float64
+BLOCK_FRAMES = 256
+#: every integer below this is a float32, so float32 sums of integers stay exact below it
+FLOAT32_EXACT = 2**24
+#: pixels per tile when the mean image alone is summed from the frames (no product)
+TILE_PIXELS = 2**17
+#: frames per straight sum: 32-bit sums of 16-bit integers are exact for at least this many
+STRAIGHT_FRAMES = 2**15
 
 
 def _fallback_matvec(
@@ -75,141 +112,205 @@ def csr_matvec(matrix: sparse.csr_matrix, x: np.ndarray, out: np.ndarray) -> Non
     _MATVEC(matrix.shape[0], matrix.shape[1], matrix.indptr, matrix.indices, matrix.data, x, out)
 
 
+def mean_plan(dtype: Any) -> tuple[str, int]:
+    """How the mean image sums frames of ``dtype``: ``(mode, frames per float32 partial sum)``.
+
+    ``"exact"``: integers of at most 16 bits and booleans; float32 partial
+    sums are exact for ``2**24 // max|value|`` frames (256 for uint16).
+    ``"wide"``: 32- and 64-bit integers, summed from the frames in int64
+    (float64 for 64 bits, as numpy's float64 mean). ``"float"``: floating
+    point, which may hold NaN or inf. The second value is 0 for the last two.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return "exact", FLOAT32_EXACT
+    if dtype.kind in "ui" and dtype.itemsize <= 2:
+        info = np.iinfo(dtype)
+        return "exact", FLOAT32_EXACT // max(-int(info.min), int(info.max))
+    if dtype.kind in "ui":
+        return "wide", 0
+    return "float", 0
+
+
 class Scratch:
-    """Per-worker buffers: a float32 buffer for a pair of frames and the mean-image accumulators.
+    """Per-worker buffers: a float32 band buffer for a frame pair, and the mean image's sums.
 
     One Scratch is used by one thread at a time; a worker reuses it for every
-    chunk it processes, so nothing is allocated per frame or per chunk.
+    chunk it processes, so nothing is allocated per frame or per chunk (the
+    sums are allocated on first use, untouched pages cost nothing).
 
-    The mean image is summed in float32 partial sums that move into float64
-    once per ``MEAN_FLUSH`` frames (a float32 -> float64 update of the whole
-    frame is expensive; per chunk it would cost more than the product):
+    Sums (see :func:`mean_plan` for the modes):
 
-    * ``partial``: float32, one row per position in a frame pair, updated per frame;
-    * integer videos (no NaN possible): ``partial`` runs across chunks and is
-      moved into ``total`` (float64) before it would hold more than
-      ``MEAN_FLUSH`` frames, so it is an exact integer sum (< 2**24 for 16 bits);
-    * float videos: at the end of every block (a chunk, or ``MEAN_FLUSH``
-      frames of it) one float32 sum of ``partial`` tells whether a non-finite
-      value got in; the pixels that were ever non-finite (motion-correction
-      borders: a few percent of the frame) are summed again from the block
-      without their non-finite values, and per-pixel missing counts are kept.
-      Then ``partial`` is added to ``held`` (float32, at most ``MEAN_FLUSH``
-      frames, then moved into ``total``).
+    * ``partial``: float32 ``(PAIR, pixels)``, one row per position in a frame
+      pair, added to by :meth:`ChunkKernel.process` from its float buffer
+      ("exact" and "float" modes);
+    * ``total``: float64, what has been moved out of ``partial`` or summed
+      straight from frames (:meth:`accumulate`, "wide" mode);
+    * ``missing``: int64 per pixel, non-finite values left out (float videos
+      with any; else None).
 
     Parameters
     ----------
     pixels : int
         Pixels per frame.
+    dtype : numpy.dtype
+        The video's dtype.
+    band : int, optional
+        Pixels per band of the float buffer (the kernel's band); default ``BAND_PIXELS``.
     """
 
-    def __init__(self, pixels: int) -> None:
-        self.frames_buffer = np.empty((PAIR, pixels), dtype=np.float32)
-        self.partial = np.zeros((PAIR, pixels), dtype=np.float32)
-        self.held: np.ndarray | None = None
-        self.total = np.zeros(pixels, dtype=np.float64)
-        #: pixels seen non-finite so far (float videos), sorted flat indices
-        self.known_nonfinite = np.empty(0, dtype=np.intp)
-        self.known_mask: np.ndarray | None = None
-        #: non-finite values per pixel: float32 in ``held``, int64 once moved
-        self.held_missing: np.ndarray | None = None
+    def __init__(self, pixels: int, dtype: Any = np.float32, band: int | None = None) -> None:
+        self.pixels = int(pixels)
+        self.dtype = np.dtype(dtype)
+        self.mode, self.limit = mean_plan(self.dtype)
+        self.band = max(1, min(int(band or BAND_PIXELS), self.pixels))
+        self._buffer = np.empty(PAIR * self.band, dtype=np.float32)
+        self._partial: np.ndarray | None = None
+        self._total: np.ndarray | None = None
+        self._tile: np.ndarray | None = None
         self.missing: np.ndarray | None = None
         #: finite values per pixel, set by :meth:`finish` when some were missing
         self.counts: np.ndarray | None = None
-        #: frames moved into ``total``
+        #: frames added to the mean image
         self.frames = 0
-        #: frames in ``partial`` / in ``held``
+        #: frames in ``partial`` ("exact" mode)
         self.pending = 0
-        self.held_pending = 0
 
-    def _add_rows(self, rows: np.ndarray) -> None:
-        for row in rows:
-            self.total += row
+    def buffer(self, pixels: int) -> np.ndarray:
+        """The float32 buffer ``(PAIR, pixels)`` for a band of ``pixels`` (<= ``band``), C-contiguous."""
+        return self._buffer[: PAIR * pixels].reshape(PAIR, pixels)
 
-    def move_partial(self) -> None:
-        """Integer videos: add ``partial`` to the float64 total (exact) and clear it."""
-        if self.pending:
-            self._add_rows(self.partial)
-            self.frames += self.pending
-            self.pending = 0
-            self.partial[...] = 0.0
+    @property
+    def partial(self) -> np.ndarray:
+        """float32 partial sums ``(PAIR, pixels)``, zeros on first use."""
+        if self._partial is None:
+            self._partial = np.zeros((PAIR, self.pixels), dtype=np.float32)
+        return self._partial
 
-    def _move_held(self) -> None:
-        if self.held is None or not self.held_pending:
-            return
-        self._add_rows(self.held)
-        self.held[...] = 0.0
-        if self.held_missing is not None:
-            if self.missing is None:
-                self.missing = np.zeros(self.total.size, dtype=np.int64)
-            self.missing += self.held_missing.astype(np.int64)
-            self.held_missing[...] = 0.0
-        self.frames += self.held_pending
-        self.held_pending = 0
+    @property
+    def total(self) -> np.ndarray:
+        """float64 sums ``(pixels,)``, zeros on first use."""
+        if self._total is None:
+            self._total = np.zeros(self.pixels, dtype=np.float64)
+        return self._total
 
-    def end_block(self, block: np.ndarray) -> None:
-        """Float videos: fold the block summed in ``partial`` into ``held``, without its non-finite values.
+    @property
+    def uses_partial(self) -> bool:
+        """True when :meth:`ChunkKernel.process` adds its float buffer into ``partial``."""
+        return self.mode != "wide"
 
-        Pixels already known to have been non-finite are zeroed in ``partial``
-        and summed again from the block (a small gather: motion-correction
-        borders are a few percent of the frame); one float32 sum of the rest
-        tells whether new non-finite pixels appeared, and only then is the
-        whole ``partial`` checked pixel by pixel.
+    # -- called by ChunkKernel.process, block by block and band by band ------------------------------
+    def begin_block(self, frames: int) -> None:
+        """Before a block of ``frames`` (at most ``limit`` in "exact" mode): make room in ``partial``."""
+        if self.mode == "exact" and self.pending + frames > self.limit:
+            self.move_partial()
 
-        Parameters
-        ----------
-        block : numpy.ndarray
-            ``(pending, pixels)``: exactly the frames ``partial`` holds.
+    def end_band(self, start: int, stop: int, block: np.ndarray) -> None:
+        """After a block's band ``[start, stop)`` of pixels: fold float sums, or sum wide integers.
+
+        ``block`` holds the block's raw values of the band, ``(frames, stop - start)``.
         """
-        if self.pending == 0:
-            return
-        if self.held is None:
-            self.held = np.zeros_like(self.partial)
-        if self.held_pending + self.pending > MEAN_FLUSH:
-            self._move_held()
-        known = self.known_nonfinite
-        if known.size:
-            np.copyto(self.partial, np.float32(0.0), where=self.known_mask)
-        if not np.isfinite(self.partial).all():
-            new = np.flatnonzero(~np.isfinite(self.partial).all(axis=0))
-            if self.known_mask is None:
-                self.known_mask = np.zeros(self.total.size, dtype=bool)
-            self.known_mask[new] = True
-            np.copyto(self.partial, np.float32(0.0), where=self.known_mask)
-            known = self.known_nonfinite = np.flatnonzero(self.known_mask)
-        if known.size:
-            values = np.take(block, known, axis=1).astype(np.float32, copy=False)
-            finite = np.isfinite(values)
-            self.partial[0, known] = np.add.reduce(np.where(finite, values, np.float32(0.0)), axis=0)
-            if self.held_missing is None:
-                self.held_missing = np.zeros(self.total.size, dtype=np.float32)
-            self.held_missing[known] += np.float32(self.pending) - np.add.reduce(finite, axis=0, dtype=np.float32)
-        np.add(self.held, self.partial, out=self.held)
-        self.held_pending += self.pending
+        if self.mode == "float":
+            band = self.partial[:, start:stop]
+            with np.errstate(invalid="ignore", over="ignore"):
+                clean = np.isfinite(np.add.reduce(band, axis=None))
+            if not clean:
+                self._fold_nonfinite(band, block, start)
+            total = self.total[start:stop]
+            for row in band:
+                total += row
+            band[...] = 0.0
+        elif self.mode == "wide":
+            self._sum_frames(block, start)
+
+    def end_block(self, frames: int) -> None:
+        """After every band of a block of ``frames``."""
+        self.frames += frames
+        if self.mode == "exact":
+            self.pending += frames
+
+    # -- sums -----------------------------------------------------------------------------------------
+    def move_partial(self, clear: bool = True) -> None:
+        """Add ``partial`` to the float64 total (exact for integer partial sums) and clear it (unless last)."""
+        if self.pending and self._partial is not None:
+            rows = self._partial
+            if self._total is None and rows.shape[0] == PAIR == 2:  # first move: one op instead of zeros and two adds
+                self._total = np.add(rows[0], rows[1], dtype=np.float64)
+            else:
+                total = self.total
+                for row in rows:
+                    total += row
+            if clear:
+                rows[...] = 0.0
         self.pending = 0
-        self.partial[...] = 0.0
+
+    def _fold_nonfinite(self, sums: np.ndarray, block: np.ndarray, start: int) -> None:
+        """Pixels whose block sums are not finite: sum their finite values again in float64, count the rest.
+
+        ``sums`` is ``(rows, n)`` (the partial rows of the band) or ``(n,)``;
+        it is left with the finite sum of each such pixel.
+        """
+        flat = sums.reshape(-1, sums.shape[-1])
+        bad = np.flatnonzero(~np.isfinite(flat).all(axis=0))
+        if not bad.size:  # a float32 sum overflowed, no value was non-finite
+            return
+        values = block[:, bad]
+        finite = np.isfinite(values)
+        flat[:, bad] = 0.0
+        flat[0, bad] = np.where(finite, values, 0.0).sum(axis=0, dtype=np.float64)
+        if self.missing is None:
+            self.missing = np.zeros(self.pixels, dtype=np.int64)
+        self.missing[start + bad] += block.shape[0] - finite.sum(axis=0)
+
+    def _straight_dtype(self) -> type:
+        """The sum type of :meth:`_sum_frames`: 32 bits for <= 16-bit integers (narrow SIMD, exact)."""
+        if self.mode == "exact":
+            return np.int32 if self.dtype.kind == "i" else np.uint32
+        if self.mode == "wide" and self.dtype.itemsize <= 4:
+            return np.int64
+        return np.float64
+
+    def _sum_frames(self, block: np.ndarray, start: int) -> None:
+        """Add ``block`` ``(frames, n)`` (raw values of pixels ``start:start+n``) into ``total``, straight."""
+        if not block.shape[0]:
+            return
+        n = block.shape[1]
+        wide = self._straight_dtype()
+        if self._tile is None or self._tile.dtype != wide or self._tile.size < n:
+            self._tile = np.empty(max(n, min(TILE_PIXELS, self.pixels)), dtype=wide)
+        sums = self._tile[:n]
+        np.add.reduce(block, axis=0, dtype=wide, out=sums)
+        if self.mode == "float":
+            with np.errstate(invalid="ignore", over="ignore"):
+                clean = np.isfinite(np.add.reduce(sums))
+            if not clean:
+                self._fold_nonfinite(sums, block, start)
+        self.total[start : start + n] += sums
+
+    def accumulate(self, frames: np.ndarray) -> None:
+        """Add frames ``(t, pixels)`` to the mean image only (no traces), tile by tile, straight from their values.
+
+        Integers of up to 16 bits are summed in 32-bit integers (int64 for
+        32-bit ones), exactly, with no float pass; float frames in float64,
+        leaving out non-finite values.
+        """
+        if not frames.shape[0]:
+            return
+        self.move_partial()
+        # 32-bit sums of 16-bit values stay exact for 2**15 frames at least
+        for first in range(0, frames.shape[0], STRAIGHT_FRAMES):
+            block = frames[first : first + STRAIGHT_FRAMES]
+            for start in range(0, self.pixels, TILE_PIXELS):
+                stop = min(self.pixels, start + TILE_PIXELS)
+                self._sum_frames(block[:, start:stop], start)
+        self.frames += frames.shape[0]
 
     def finish(self) -> None:
         """Move every partial sum into ``total`` and set ``counts`` (call once, after the last chunk)."""
-        self.move_partial()
-        self._move_held()
+        self.move_partial(clear=False)
+        self._partial = None  # moved: nothing may be added to it again
         if self.missing is not None:
             self.counts = self.frames - self.missing
-
-    def accumulate(self, frames: np.ndarray, check_finite: bool) -> None:
-        """Add frames ``(t, pixels)`` to the mean image only (no traces), a pair of frames at a time."""
-        buffers, partial = self.frames_buffer, self.partial
-        for start in range(0, frames.shape[0], MEAN_FLUSH):
-            block = frames[start : start + MEAN_FLUSH]
-            if not check_finite and self.pending + block.shape[0] > MEAN_FLUSH:
-                self.move_partial()
-            for j in range(0, block.shape[0], PAIR):
-                count = min(PAIR, block.shape[0] - j)
-                np.copyto(buffers[:count], block[j : j + count], casting="unsafe")
-                np.add(partial[:count], buffers[:count], out=partial[:count])
-            self.pending += block.shape[0]
-            if check_finite:
-                self.end_block(block)
 
 
 def merge_means(scratches: Iterable[Scratch], shape: tuple[int, int]) -> np.ndarray:
@@ -220,11 +321,20 @@ def merge_means(scratches: Iterable[Scratch], shape: tuple[int, int]) -> np.ndar
     items = list(scratches)
     for scratch in items:
         scratch.finish()
-    total = np.zeros(shape[0] * shape[1], dtype=np.float64)
-    counts = np.zeros(total.size, dtype=np.int64)
-    for scratch in items:
+    pixels = shape[0] * shape[1]
+    frames = sum(scratch.frames for scratch in items)
+    used = [scratch for scratch in items if scratch.frames]
+    if not used:
+        return np.full(shape, np.nan)
+    total = used[0].total.copy() if len(used) > 1 else used[0].total
+    for scratch in used[1:]:
         total += scratch.total
-        counts += scratch.counts if scratch.counts is not None else scratch.frames
+    if all(scratch.missing is None for scratch in used):
+        return (total / frames).reshape(shape)
+    counts = np.full(pixels, frames, dtype=np.int64)
+    for scratch in used:
+        if scratch.missing is not None:
+            counts -= scratch.missing
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
     return mean.reshape(shape)
@@ -241,6 +351,41 @@ def _block_diagonal(matrix: sparse.csr_matrix, copies: int) -> sparse.csr_matrix
         (np.tile(matrix.data, copies), indices.astype(index_type), indptr.astype(index_type)),
         shape=(copies * rows, copies * cols),
     )
+
+
+Band = tuple[int, int, "sparse.csr_matrix | None", "sparse.csr_matrix | None"]
+
+
+def _bands(matrix: sparse.csr_matrix, width: int) -> list[Band]:
+    """``(first, last, A[:, first:last], diag(that, that))`` per band of ``width`` pixels; None for no weights.
+
+    ``matrix`` has sorted column indices, so each band's entries of a row are
+    a contiguous run of that row, kept in the same order (a stable sort by
+    band of all entries, one pass).
+    """
+    rows, pixels = matrix.shape
+    count = -(-pixels // width)
+    band_of = matrix.indices // width
+    row_of = np.repeat(np.arange(rows), np.diff(matrix.indptr))
+    per_row = np.bincount(band_of * rows + row_of, minlength=count * rows).reshape(count, rows)
+    # small integer keys: numpy's stable sort is a radix sort for 16-bit ones (linear time)
+    order = np.argsort(band_of.astype(np.int16 if count < 2**15 else np.int64), kind="stable")
+    data = matrix.data.astype(np.float32, copy=False)[order]
+    indices = matrix.indices[order] - band_of[order] * width
+    ends = np.cumsum(per_row.sum(axis=1))
+    bands: list[Band] = []
+    for k in range(count):
+        first, last = k * width, min(pixels, (k + 1) * width)
+        begin, end = (ends[k - 1] if k else 0), ends[k]
+        if begin == end:
+            bands.append((first, last, None, None))
+            continue
+        indptr = np.concatenate(([0], np.cumsum(per_row[k]))).astype(matrix.indptr.dtype)
+        single = sparse.csr_matrix(
+            (data[begin:end], indices[begin:end].astype(matrix.indices.dtype), indptr), shape=(rows, last - first)
+        )
+        bands.append((first, last, single, _block_diagonal(single, PAIR)))
+    return bands
 
 
 class ChunkKernel:
@@ -274,6 +419,8 @@ class ChunkKernel:
         are never imaged.
     check_finite : bool
         The video has a float dtype and may hold NaN or inf.
+    band : int, optional
+        Pixels per band (see the module docstring); default ``BAND_PIXELS``.
     """
 
     def __init__(
@@ -289,9 +436,14 @@ class ChunkKernel:
         sima_pinv: bool = False,
         pixel_scale: np.ndarray | None = None,
         check_finite: bool = True,
+        band: int | None = None,
     ) -> None:
+        if not product.has_sorted_indices:  # bands sum each row in column order: sort once
+            product = product.copy()
+            product.sort_indices()
         self.product = product
-        self.pair_product = _block_diagonal(product, PAIR)
+        self.band = max(1, min(int(band or BAND_PIXELS), product.shape[1]))
+        self.bands = _bands(product, self.band)
         self.rescale = rescale
         self.totals = np.asarray(totals, dtype=np.float32)
         self.nan_rois = np.asarray(nan_rois, dtype=bool)
@@ -353,9 +505,9 @@ class ChunkKernel:
         """Pixels per frame."""
         return int(self.product.shape[1])
 
-    def scratch(self) -> Scratch:
-        """A fresh per-worker Scratch for this kernel's frame size."""
-        return Scratch(self.num_pixels)
+    def scratch(self, dtype: Any = np.float32) -> Scratch:
+        """A fresh per-worker Scratch for this kernel's frame size and bands, for a video of ``dtype``."""
+        return Scratch(self.num_pixels, dtype, self.band)
 
     # -- the hot path -------------------------------------------------------------------------
 
@@ -370,7 +522,7 @@ class ChunkKernel:
             ``(t, rois)`` float32, C-contiguous (a slice of the preallocated
             output); overwritten.
         scratch : Scratch
-            This worker's buffers.
+            This worker's buffers (from :meth:`scratch`, for the video's dtype).
         mean : bool
             Also accumulate the frames into ``scratch``'s mean image.
         """
@@ -378,45 +530,33 @@ class ChunkKernel:
         frames = np.ascontiguousarray(chunk).reshape(t, -1)
         if not (out.flags.c_contiguous and out.dtype == np.float32 and out.shape == (t, self.num_rois)):
             raise ValueError(f"out must be a C-contiguous float32 array of shape {(t, self.num_rois)}")
+        if scratch.band != self.band or scratch.pixels != self.num_pixels:
+            raise ValueError("scratch was not made by this kernel's scratch()")
         out[...] = 0.0
         if t == 0:
             return
-        matvec = _MATVEC
-        single, pair = self.product, self.pair_product
-        rows, cols = single.shape
-        buffers = scratch.frames_buffer
-        partial = scratch.partial
-        check_finite = self.check_finite
-        for start in range(0, t, MEAN_FLUSH):
-            stop = min(t, start + MEAN_FLUSH)
-            if mean and not check_finite and scratch.pending + (stop - start) > MEAN_FLUSH:
-                scratch.move_partial()
-            j = start
-            while j < stop:
-                count = PAIR if j + PAIR <= stop else 1
-                # float32 input is copied too: gathers from a cache-resident buffer beat gathers from the chunk
-                x = buffers[:count]
-                np.copyto(x, frames[j : j + count], casting="unsafe")
-                matrix = pair if count == PAIR else single
-                matvec(
-                    count * rows,
-                    count * cols,
-                    matrix.indptr,
-                    matrix.indices,
-                    matrix.data,
-                    x.reshape(-1),
-                    out[j : j + count].reshape(-1),
-                )
-                if mean:
-                    np.add(partial[:count], x, out=partial[:count])
-                j += count
+        rows = self.num_rois
+        add_partial = mean and scratch.uses_partial
+        partial = scratch.partial if add_partial else None
+        block_frames = min(BLOCK_FRAMES, scratch.limit) if scratch.mode == "exact" else BLOCK_FRAMES
+        for start in range(0, t, block_frames):
+            stop = min(t, start + block_frames)
             if mean:
-                scratch.pending += stop - start
-                if check_finite:
-                    scratch.end_block(frames[start:stop])
+                scratch.begin_block(stop - start)
+            for first, last, single, pair in self.bands:
+                if single is None and not mean:
+                    continue
+                block = frames[start:stop, first:last]
+                buffer = scratch.buffer(last - first)
+                band_partial = partial[:, first:last] if partial is not None else None
+                self._band_pass(block, buffer, out[start:stop], band_partial, single, pair, rows)
+                if mean:
+                    scratch.end_band(first, last, block)
+            if mean:
+                scratch.end_block(stop - start)
         bad_frames = np.empty(0, dtype=np.intp)
         bad_rois: np.ndarray | None = None
-        if check_finite:
+        if self.check_finite:
             finite = np.isfinite(out)
             if self.nan_positions.size:
                 finite[:, self.nan_positions] = True
@@ -430,6 +570,41 @@ class ChunkKernel:
             self._repair(frames, out, bad_frames, bad_rois)
         if self.nan_positions.size:
             out[:, self.nan_positions] = np.nan
+
+    @staticmethod
+    def _band_pass(
+        block: np.ndarray,
+        buffer: np.ndarray,
+        out: np.ndarray,
+        partial: np.ndarray | None,
+        single: sparse.csr_matrix | None,
+        pair: sparse.csr_matrix | None,
+        rows: int,
+    ) -> None:
+        """One band of a block of frames, a frame pair at a time: convert, ``out += A_band @ x``, add to ``partial``."""
+        matvec = _MATVEC
+        t = block.shape[0]
+        cols = block.shape[1]
+        j = 0
+        while j < t:
+            count = PAIR if j + PAIR <= t else 1
+            # float32 input is copied too: gathers from a cache-resident buffer beat gathers from the chunk
+            x = buffer[:count]
+            np.copyto(x, block[j : j + count], casting="unsafe")
+            matrix = pair if count == PAIR else single
+            if matrix is not None:
+                matvec(
+                    count * rows,
+                    count * cols,
+                    matrix.indptr,
+                    matrix.indices,
+                    matrix.data,
+                    x.reshape(-1),
+                    out[j : j + count].reshape(-1),
+                )
+            if partial is not None:
+                np.add(partial[:count], x, out=partial[:count])
+            j += count
 
     def _unmix(self, out: np.ndarray) -> None:
         """Least-squares unmixing of the overlapping ROIs' columns of one chunk."""
@@ -532,19 +707,19 @@ def kernel_block(block: np.ndarray, kernel: ChunkKernel) -> np.ndarray:
     The function dask maps over a video chunked in time.
     """
     out = np.zeros((block.shape[0], kernel.num_rois), dtype=np.float32)
-    kernel.process(block, out, kernel.scratch(), mean=False)
+    kernel.process(block, out, kernel.scratch(block.dtype), mean=False)
     return out
 
 
-def mean_block(block: np.ndarray, check_finite: bool) -> np.ndarray:
+def mean_block(block: np.ndarray) -> np.ndarray:
     """Sum and finite count of one block of frames, stacked as ``(1, 2, pixels)`` float64.
 
     The function dask maps over a video chunked in time for the mean image;
     the partial results are summed by a tree reduction.
     """
     frames = np.ascontiguousarray(block).reshape(block.shape[0], -1)
-    scratch = Scratch(frames.shape[1])
-    scratch.accumulate(frames, check_finite)
+    scratch = Scratch(frames.shape[1], frames.dtype)
+    scratch.accumulate(frames)
     scratch.finish()
     counts = scratch.counts if scratch.counts is not None else np.full(frames.shape[1], scratch.frames)
     return np.stack([scratch.total, counts.astype(np.float64)])[None]
