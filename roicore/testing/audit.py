@@ -3,8 +3,9 @@
 The project's policy forbids unpickling file data (``numpy.load(..., allow_pickle=True)``,
 ``pickle.load`` of a file): a pickle in a data file runs code. The hook records every
 ``pickle.find_class`` event raised while a recorder is active. Two exemptions: the kit's own
-pickle round trips of extractors (inside :func:`kit_unpickling`, and process pools' messages),
-and the project's restricted loader, ``roicore.safeload``, recognised by its module on the call stack.
+pickle round trips of extractors and its sample generation (inside :func:`kit_unpickling`, and
+process pools' messages), and the project's restricted loader, ``roicore.safeload``, recognised
+by its module on the call stack.
 
 Limits: ``find_class`` is raised when a pickle names a global (a class or function: every
 numpy object array does), so a pickle made only of builtin containers and scalars is not
