@@ -316,3 +316,20 @@ def test_append_needs_the_writer_capability_and_stays_atomic(tmp_path):
         assert plain.read_bytes() == original
         assert not (tmp_path / "new.tiny").exists()
         assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tally", "out.tally.count", "out.tiny"]
+
+
+def test_cli_refuses_append_for_a_writer_without_the_capability(tmp_path):
+    from roicore.cli.common import UsageError, check_output, check_writer
+
+    existing = tmp_path / "x.tiny"
+    existing.write_bytes(b"old")
+    with isolated(AppendingWriterPlugin()):
+        check_writer(None, "imaging", tmp_path / "x.tally", append=True)
+        check_writer("tally", "imaging", tmp_path / "x.tiny", append=True)
+        check_writer(None, "imaging", existing)
+        for format_id in (None, "tiny"):
+            with pytest.raises(UsageError, match=r"--append: writer \S*tiny cannot add .*that can: tally\)"):
+                check_writer(format_id, "imaging", existing, append=True)
+    check_output(existing, overwrite=False, append=True)
+    with pytest.raises(FileExistsError, match="--append"):
+        check_output(existing, overwrite=False)

@@ -109,3 +109,39 @@ def test_convert_real_suite2p_plane_to_nwb(suite2p_realdata, tmp_path):
         np.testing.assert_array_equal(nwb.get_property("is_accepted"), iscell[:, 0] != 0)
         np.testing.assert_array_equal(nwb.get_property("cell_probability"), iscell[:, 1])
         np.testing.assert_array_equal(nwb.get_traces(name="raw"), np.load(suite2p_realdata / "F.npy").T)
+
+
+def test_convert_appends_a_suite2p_plane_to_an_existing_nwb_file(plane_samples, tmp_path):
+    first, second = plane_samples["v1-split"], plane_samples["v1-merged"]
+    out = tmp_path / "session.nwb"
+    assert _run("convert", str(first.path), str(out)).returncode == 0
+    refused = _run("convert", str(second.path), str(out))
+    assert refused.returncode == 1 and "--append" in refused.stderr
+    before = out.read_bytes()
+    # the same names as the first plane: refused by the writer, the file is left as it was
+    taken = _run("convert", str(second.path), str(out), "--append")
+    assert taken.returncode == 1 and "already holds" in taken.stderr, taken.stderr
+    assert out.read_bytes() == before
+    metadata = ('{"Ophys": {"ImagingPlane": [{"name": "Plane1"}], "ImageSegmentation": {"plane_segmentations": '
+                '[{"name": "Plane1ROIs", "imaging_plane": "Plane1"}]}, "Fluorescence": {"name": "Fluorescence1"}, '
+                '"SegmentationImages": {"name": "SegmentationImages1"}}}')
+    done = _run("convert", str(second.path), str(out), "--append", "--writer-option", f"metadata={metadata}")
+    assert done.returncode == 0, done.stderr
+    with roicore.open(first.path) as suite2p, roicore.open(out, plane_segmentation="PlaneSegmentation") as nwb:
+        _assert_same(suite2p, nwb)
+    with roicore.open(second.path) as suite2p, roicore.open(out, plane_segmentation="Plane1ROIs") as nwb:
+        np.testing.assert_array_equal(nwb.get_roi_image_masks(), suite2p.get_roi_image_masks())
+        for name in suite2p.get_trace_names():
+            np.testing.assert_array_equal(nwb.get_traces(name=name), suite2p.get_traces(name=name), err_msg=name)
+        np.testing.assert_array_equal(nwb.get_property("is_accepted"), suite2p.get_property("is_accepted"))
+
+
+def test_convert_append_is_refused_before_reading_for_a_writer_that_cannot(plane_samples, tmp_path):
+    if not any(c.id == "caiman" for c in roicore.writers()):
+        pytest.skip("needs roicore-caiman's writer, which cannot append (make install)")
+    out = tmp_path / "session.hdf5"
+    out.write_bytes(b"not touched")
+    done = _run("convert", str(plane_samples["v0-minimal"].path), str(out), "--format", "caiman", "--append")
+    assert done.returncode == 2 and "cannot add to an existing file" in done.stderr, done.stderr
+    assert "nwb-segmentation" in done.stderr
+    assert out.read_bytes() == b"not touched"
