@@ -11,8 +11,7 @@ What it does
    default chunking and buffering.
 2. Segmentation: ``--rois`` ROIs (2,000) of about 60 pixels on the 512 x 512 frame with raw and
    dF/F traces of ``--frames`` samples (float32), pixel masks, in memory; roicore-nwb writes a
-   NumpySegmentationExtractor whose full-width windows are slices (as neuroconv's source hands them
-   out; the stock one, which fancy-indexes and copies, is measured too), neuroconv's
+   roicore.memory.NumpySegmentationExtractor (full-width windows are slices, copied once), neuroconv's
    ``add_segmentation_to_nwbfile`` a roiextractors extractor holding the same pixel masks and traces (``mask_type="pixel"`` for both: dense image
    masks of 2,000 ROIs on 512 x 512 are 4.2 GB in float64, which neuroconv holds in memory whole).
 3. Each write runs in a fresh subprocess (time: wall clock of the write call; memory: the process's
@@ -91,20 +90,11 @@ if library == "roicore":
         def get_dtype(self): return np.dtype(np.uint16)
         def _read_series(self, start, end): return frame_block(start, end)
 
-    class Arrays(NumpySegmentationExtractor):
-        # NumpySegmentationExtractor, but a window of every ROI is a slice (as neuroconv's source gives it)
-        def _read_traces(self, name, positions, start, end):
-            block = self._trace_dict[name]
-            if positions.size == block.shape[1] and positions.size and positions[-1] == positions.size - 1:
-                return block[start:end]
-            return super()._read_traces(name, positions, start, end)
-
     if what == "video":
         source = Generated()
     else:
         masks, raw, dff = segmentation_data()
-        kind = NumpySegmentationExtractor if args.get("plain") else Arrays
-        source = kind(masks, 30.0, traces={"raw": raw, "dff": dff}, frame_shape=(rows, cols))
+        source = NumpySegmentationExtractor(masks, 30.0, traces={"raw": raw, "dff": dff}, frame_shape=(rows, cols))
     import pynwb, hdmf.common, roicore_nwb.writer  # noqa: F401 - imported before timing, as neuroconv's side imports them
     roicore.writers()  # the registry is built once per process: before timing, like the imports
     metadata = {"NWBFile": {"session_start_time": start_time}}
@@ -258,13 +248,11 @@ def main() -> int:
                 else f"{options.rois} ROIs (pixel masks) x {options.frames} samples, raw + dff float32")
         print(f"\n== write {what}: {size}, {options.repeat} alternating runs per library ==")
         results: dict[str, list[dict]] = {"roicore": [], "neuroconv": []} if have_neuroconv else {"roicore": []}
-        if what == "segmentation":
-            results["roicore-plain"] = []
         for run in range(options.repeat):
             order = [lib for lib in results]
             for library in (order if run % 2 == 0 else order[::-1]):
                 args = {"library": library.split("-")[0], "what": what, "frames": options.frames, "rois": options.rois,
-                        "out": str(folder / f"{library}-{what}.nwb"), "plain": library == "roicore-plain"}
+                        "out": str(folder / f"{library}-{what}.nwb")}
                 result = _run(CHILD, json.dumps(args))
                 if not result["ok"]:
                     print(f"  {library}: the written file does not hold the source's values")
@@ -279,11 +267,6 @@ def main() -> int:
             continue
         print(f"  median: roicore-nwb {median['roicore']['seconds']:.2f} s, +{median['roicore']['extra_mb']:.0f} MiB; "
               f"neuroconv {median['neuroconv']['seconds']:.2f} s, +{median['neuroconv']['extra_mb']:.0f} MiB")
-        if "roicore-plain" in median:
-            plain = median["roicore-plain"]
-            print(f"  (roicore-nwb from roicore.memory.NumpySegmentationExtractor, whose trace reads fancy-index and copy: "
-                  f"{plain['seconds']:.2f} s, +{plain['extra_mb']:.0f} MiB; ratio neuroconv / that "
-                  f"{median['neuroconv']['seconds'] / plain['seconds']:.2f}x)")
         speed = median["neuroconv"]["seconds"] / median["roicore"]["seconds"]
         memory = median["neuroconv"]["extra_mb"] / max(median["roicore"]["extra_mb"], 1.0)
         print(f"  ratio neuroconv / roicore-nwb: time {speed:.2f}x, memory during the write {memory:.2f}x")

@@ -383,7 +383,11 @@ class NumpySegmentationExtractor(SegmentationExtractor):
     ) -> np.ndarray:
         source = self._bg_traces if name == "background" else self._trace_dict[name]
         assert source is not None  # the base only asks for names that exist
-        return source[start:end, positions]
+        if positions.size == source.shape[1]:  # sorted and unique, so every ROI: a view, which the base copies once
+            return source[start:end]
+        # np.take allocates an array it owns, so the base keeps it as is; fancy indexing returns a
+        # transposed view of its buffer, which the base would copy a second time
+        return np.take(source[start:end], positions, axis=1)
 
     def get_background_ids(self) -> list[Any]:
         return list(self._bg_ids)

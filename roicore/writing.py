@@ -15,6 +15,14 @@ the journal behind, and the next :func:`roicore.open`, :func:`roicore.explain`
 or :func:`write` of any of those files finishes the renames first
 (:func:`recover`), so a reader never sees a new data file with an old sidecar.
 
+Appending: a writer whose :class:`~roicore.registry.specs.WriterSpec` declares
+the capability ``"append"`` may be asked to add to an existing output
+(``write(x, path, append=True)``). It receives ``append=True``, reads the
+existing file and writes the old content plus the new one to its temporary
+path (a copy it then extends, say), which roicore renames over the original:
+appending is as atomic as any other write. Other writers refuse ``append=True``
+with :class:`~roicore.errors.UnsupportedFeatureError`.
+
 Temporary names are recognisable (``.NAME.roicore-tmp-XXXXXXXX``, see
 :func:`is_temporary_name`); detection never reads them as data, and the next
 write to the same target removes any left behind.
@@ -30,14 +38,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from roicore.errors import NoReaderFoundError
+from roicore.errors import NoReaderFoundError, UnsupportedFeatureError
 
-__all__ = ["write", "choose_writer", "WriteTarget", "TEMP_MARKER", "JOURNAL_SUFFIX", "is_temporary_name", "recover"]
+__all__ = ["write", "choose_writer", "WriteTarget", "TEMP_MARKER", "JOURNAL_SUFFIX", "APPEND", "is_temporary_name",
+           "recover"]
 
 TEMP_MARKER = ".roicore-tmp-"
 #: What follows :data:`TEMP_MARKER` in a commit journal's name.
 JOURNAL_SUFFIX = "journal"
 _JOURNAL_FORMAT = "roicore-commit-journal"
+#: The writer capability that lets ``write(..., append=True)`` add to an existing output.
+APPEND = "append"
 
 logger = logging.getLogger("roicore.writing")
 
@@ -192,11 +203,15 @@ class WriteTarget:
         The final path of the main output.
     overwrite : bool
         Whether existing final paths may be replaced.
+    append : bool
+        The writer adds to the existing outputs (``write(..., append=True)``):
+        they may be replaced by the writer's extended copies, as with ``overwrite``.
     """
 
-    def __init__(self, path: Path, overwrite: bool = False) -> None:
+    def __init__(self, path: Path, overwrite: bool = False, append: bool = False) -> None:
         self.path = Path(path)
         self.overwrite = overwrite
+        self.append = append
         self._pending: list[tuple[Path, Path]] = []
 
     def temporary(self, final: str | os.PathLike[str] | None = None) -> Path:
@@ -211,7 +226,7 @@ class WriteTarget:
         """
         final_path = self.path if final is None else Path(final)
         recover(final_path)
-        if final_path.exists() and not self.overwrite:
+        if final_path.exists() and not (self.overwrite or self.append):
             raise FileExistsError(17, "File exists (pass overwrite=True to replace it)", str(final_path))
         if any(final_path == done for _, done in self._pending):
             raise ValueError(f"{final_path} was already requested from this write target")
@@ -315,6 +330,7 @@ def write(
     path: str | os.PathLike[str],
     format: str | None = None,  # noqa: A002 - the public name is format=, by design
     overwrite: bool = False,
+    append: bool = False,
     **options: Any,
 ) -> Path:
     """Write an extractor to ``path`` with an installed writer, atomically.
@@ -329,6 +345,13 @@ def write(
         A writer id; by default the writer is chosen by the output's suffix.
     overwrite : bool
         Replace an existing output.
+    append : bool
+        Add to an existing output instead of refusing or replacing it (a new
+        file is written when there is none). Only writers declaring the
+        capability ``"append"`` can; they get ``append=True`` and write the
+        extended file to a temporary path, renamed over the original when
+        complete, so a failed append leaves the original as it was. Takes
+        precedence over ``overwrite``.
     **options
         Passed to the writer.
 
@@ -340,11 +363,13 @@ def write(
     Raises
     ------
     FileExistsError
-        The output exists and ``overwrite`` is False.
+        The output exists and neither ``overwrite`` nor ``append`` is True.
     FileNotFoundError
         The output's folder does not exist.
     ValueError
         Unknown format, or a format that writes the other kind of data.
+    UnsupportedFeatureError
+        ``append=True`` for a writer that does not declare the ``"append"`` capability.
     """
     from roicore.imaging import ImagingExtractor
     from roicore.segmentation import SegmentationExtractor
@@ -355,11 +380,18 @@ def write(
     if not final.parent.is_dir():
         raise FileNotFoundError(2, "The output's folder does not exist", str(final.parent))
     recover(final)
-    if final.exists() and not overwrite:
+    if final.exists() and not (overwrite or append):
         raise FileExistsError(17, "File exists (pass overwrite=True to replace it)", str(final))
     contribution = _choose_writer(extractor, final, format)
+    if append:
+        if APPEND not in contribution.spec.capabilities:
+            raise UnsupportedFeatureError(
+                f"{final}: writer {contribution.qualified_id} cannot append to an existing file (it does not "
+                f"declare the {APPEND!r} capability); write to a new path, or pass overwrite=True to replace the file"
+            )
+        options["append"] = True
     writer = contribution.spec.load_writer()
-    target = WriteTarget(final, overwrite=overwrite)
+    target = WriteTarget(final, overwrite=overwrite, append=append)
     try:
         writer(extractor, target, **options)
         if final not in target.finals:

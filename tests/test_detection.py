@@ -257,3 +257,79 @@ def test_write_is_atomic_and_refuses_to_overwrite(tmp_path):
             roicore.write(source, tmp_path / "x.tiny", format="nope")
         with pytest.raises(NoReaderFoundError, match="format="):
             roicore.write(source, tmp_path / "x.unknown")
+
+
+def write_tally(extractor, target, append: bool = False, fail_after: int | None = None):
+    """Appends the series' bytes to what the file held; the sidecar counts the writes."""
+    sidecar = Path(str(target.path) + ".count")
+    before = target.path.read_bytes() if append and target.path.exists() else b""
+    count = int(sidecar.read_text()) if append and sidecar.exists() else 0
+    data = target.temporary()
+    with open(data, "wb") as handle:
+        handle.write(before)
+        for index in range(len(extractor)):
+            if fail_after is not None and index >= fail_after:
+                raise RuntimeError("disk full (simulated)")
+            handle.write(extractor.get_series(index, index + 1).tobytes())
+    target.temporary(sidecar).write_text(str(count + 1))
+
+
+class AppendingWriterPlugin:
+    @roicore.hookimpl
+    def roicore_writers(self):
+        return [WriterSpec(id="tally", kind="imaging", writer=f"{MODULE}:write_tally", suffixes=(".tally",),
+                           capabilities=("append",)),
+                WriterSpec(id="tiny", kind="imaging", writer=f"{MODULE}:write_tiny", suffixes=(".tiny",))]
+
+
+def test_append_needs_the_writer_capability_and_stays_atomic(tmp_path):
+    from roicore.errors import UnsupportedFeatureError
+
+    first = roicore.NumpyImagingExtractor(np.arange(30, dtype="int32").reshape(5, 2, 3), 4.0)
+    second = roicore.NumpyImagingExtractor(np.arange(100, 118, dtype="int32").reshape(3, 2, 3), 4.0)
+    target = tmp_path / "out.tally"
+    count = tmp_path / "out.tally.count"
+    with isolated(AppendingWriterPlugin()):
+        # append=True on a missing file writes a new one
+        assert roicore.write(first, target, append=True) == target
+        assert target.read_bytes() == first.get_series().tobytes() and count.read_text() == "1"
+        with pytest.raises(FileExistsError):
+            roicore.write(second, target)
+        # on an existing file: no overwrite=True needed; main file and companion both replaced
+        roicore.write(second, target, append=True)
+        both = first.get_series().tobytes() + second.get_series().tobytes()
+        assert target.read_bytes() == both and count.read_text() == "2"
+        # a failed append leaves the file and its companion as they were, and no temporary
+        with pytest.raises(RuntimeError, match="disk full"):
+            roicore.write(second, target, append=True, fail_after=1)
+        assert target.read_bytes() == both and count.read_text() == "2"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tally", "out.tally.count"]
+        # append=False is not handed to writers (write_tiny takes no such argument)
+        plain = tmp_path / "out.tiny"
+        roicore.write(first, plain, append=False, sidecar=False)
+        original = plain.read_bytes()
+        # a writer without the capability refuses, before it runs, whether the file exists or not
+        for path in (plain, tmp_path / "new.tiny"):
+            for overwrite in (False, True):
+                with pytest.raises(UnsupportedFeatureError, match=r"tiny.*cannot append.*'append' capability"):
+                    roicore.write(second, path, append=True, overwrite=overwrite, sidecar=False)
+        assert plain.read_bytes() == original
+        assert not (tmp_path / "new.tiny").exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tally", "out.tally.count", "out.tiny"]
+
+
+def test_cli_refuses_append_for_a_writer_without_the_capability(tmp_path):
+    from roicore.cli.common import UsageError, check_output, check_writer
+
+    existing = tmp_path / "x.tiny"
+    existing.write_bytes(b"old")
+    with isolated(AppendingWriterPlugin()):
+        check_writer(None, "imaging", tmp_path / "x.tally", append=True)
+        check_writer("tally", "imaging", tmp_path / "x.tiny", append=True)
+        check_writer(None, "imaging", existing)
+        for format_id in (None, "tiny"):
+            with pytest.raises(UsageError, match=r"--append: writer \S*tiny cannot add .*that can: tally\)"):
+                check_writer(format_id, "imaging", existing, append=True)
+    check_output(existing, overwrite=False, append=True)
+    with pytest.raises(FileExistsError, match="--append"):
+        check_output(existing, overwrite=False)

@@ -138,6 +138,36 @@ def test_traces_are_read_lazily_and_returned_as_copies() -> None:
     np.testing.assert_array_equal(spy.get_traces(name="dff"), DFF)
 
 
+class BlockSpy(NumpySegmentationExtractor):
+    """Keeps the arrays the hook returns."""
+
+    blocks: list[np.ndarray]
+
+    def _read_traces(self, name, positions, start, end):
+        block = super()._read_traces(name, positions, start, end)
+        self.__dict__.setdefault("blocks", []).append(block)
+        return block
+
+
+@pytest.mark.parametrize("name", ["raw", "dff"])
+def test_numpy_trace_reads_copy_each_window_once(name: str) -> None:
+    seg = make_seg(BlockSpy)
+    stored = seg._trace_dict[name]
+    # every ROI: the hook hands out a slice of the stored array, and the base copies it once
+    out = seg.get_traces(start_sample=3, end_sample=17, name=name)
+    (block,) = seg.blocks
+    assert np.shares_memory(block, stored) and not np.shares_memory(out, stored)
+    assert out.flags.c_contiguous and out.flags.owndata
+    np.testing.assert_array_equal(out, stored[3:17])
+    # a subset: the hook's own new array is returned as is (no second copy), never the stored memory
+    seg.blocks.clear()
+    out = seg.get_traces(roi_ids=[20, "d"], start_sample=2, end_sample=11, name=name)
+    (block,) = seg.blocks
+    assert block.flags.owndata and not np.shares_memory(block, stored)
+    assert np.shares_memory(out, block)
+    np.testing.assert_array_equal(out, stored[2:11][:, [1, 3]])
+
+
 def test_traces_dict_only_existing_names() -> None:
     seg = make_seg()
     traces = seg.get_traces_dict()

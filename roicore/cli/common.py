@@ -49,35 +49,41 @@ def add_progress_arguments(parser: argparse.ArgumentParser) -> None:
                        help="never show a progress bar")
 
 
-def check_writer(format_id: str | None, kind: str, output: Path | None = None) -> None:
+def check_writer(format_id: str | None, kind: str, output: Path | None = None, append: bool = False) -> None:
     """Refuse, before any work, a ``--format`` that no installed writer of ``kind`` data has.
 
     Without ``--format``, the writer is the one that declares ``output``'s suffix
-    (any installed plugin's, ``.nwb`` included); none is a usage error too.
+    (any installed plugin's, ``.nwb`` included); none is a usage error too. With
+    ``append``, a writer that does not declare the ``"append"`` capability is one.
     """
     import roicore
+    from roicore.writing import APPEND, choose_writer
 
     if format_id is None:
-        if output is not None:
-            from roicore.errors import NoReaderFoundError
-            from roicore.writing import choose_writer
+        if output is None:
+            return
+        from roicore.errors import NoReaderFoundError
 
-            try:
-                choose_writer(kind, output)
-            except NoReaderFoundError as exc:
-                raise UsageError(str(exc)) from None
-        return
+        try:
+            contribution = choose_writer(kind, output)
+        except NoReaderFoundError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        writers = [c for c in roicore.writers() if c.spec.kind == kind]
+        if not any(format_id in (c.id, c.qualified_id) for c in writers):
+            known = ", ".join(sorted(c.id for c in writers)) or "none installed"
+            raise UsageError(f"--format {format_id!r} is not an installed writer of {kind} data (available: {known})")
+        contribution = choose_writer(kind, output or Path("output"), format_id)
+    if append and APPEND not in contribution.spec.capabilities:
+        appending = ", ".join(sorted(c.id for c in roicore.writers() if c.spec.kind == kind and APPEND in c.spec.capabilities))
+        raise UsageError(f"--append: writer {contribution.qualified_id} cannot add to an existing file "
+                         f"(writers of {kind} data that can: {appending or 'none installed'})")
 
-    writers = [c for c in roicore.writers() if c.spec.kind == kind]
-    if not any(format_id in (c.id, c.qualified_id) for c in writers):
-        known = ", ".join(sorted(c.id for c in writers)) or "none installed"
-        raise UsageError(f"--format {format_id!r} is not an installed writer of {kind} data (available: {known})")
 
-
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse, before any work, an output that exists (without ``--overwrite``) or whose folder does not."""
-    if path.exists() and not overwrite:
-        raise FileExistsError(17, "the output exists (pass --overwrite to replace it)", str(path))
+def check_output(path: Path, overwrite: bool, append: bool = False) -> None:
+    """Refuse, before any work, an output that exists (without ``--overwrite`` or ``--append``) or whose folder does not."""
+    if path.exists() and not (overwrite or append):
+        raise FileExistsError(17, "the output exists (pass --overwrite to replace it, or --append to add to it)", str(path))
     if not path.parent.is_dir():
         raise FileNotFoundError(2, "the output's folder does not exist", str(path.parent))
 

@@ -32,9 +32,9 @@ def _extract(args: argparse.Namespace) -> int:
     if args.method not in {c.id for c in roicore.methods()} | {c.qualified_id for c in roicore.methods()}:
         known = ", ".join(sorted(c.id for c in roicore.methods())) or "none installed (pip install roicore-sima)"
         raise UsageError(f"--method {args.method!r} is not an installed extraction method (available: {known})")
-    check_writer(args.format, "segmentation", Path(args.output))
+    check_writer(args.format, "segmentation", Path(args.output), append=args.append)
     output = Path(args.output)
-    check_output(output, args.overwrite)
+    check_output(output, args.overwrite, args.append)
     options = dict(parse_option(item) for item in args.method_option)
     if args.workers is not None:
         options["n_workers"] = args.workers
@@ -50,7 +50,7 @@ def _extract(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         result = roicore.extract(video, rois, method=args.method, **options)
         seconds = time.perf_counter() - started
-        written = roicore.write(result, output, format=args.format, overwrite=args.overwrite)
+        written = roicore.write(result, output, format=args.format, overwrite=args.overwrite, append=args.append)
     frames = result.get_num_samples()
     rate = f", {frames / seconds:,.0f} frames/s" if seconds > 0 else ""
     print(f"extracted {result.get_num_rois()} traces of {frames} samples with {args.method!r} "
@@ -78,6 +78,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="another method option (JSON value), repeatable")
     parser.add_argument("--format", metavar="ID", help="the writer (default: chosen by the output's suffix)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--append", action="store_true",
+                        help="add the traces to an existing output (writers with the 'append' capability, e.g. NWB)")
     add_reader_arguments(parser, what="VIDEO")
     add_reader_arguments(parser, prefix="rois", what="SEGMENTATION")
     add_progress_arguments(parser)

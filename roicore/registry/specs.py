@@ -284,7 +284,9 @@ class WriterSpec:
     reader : str, optional
         The reader id that reads the output back (used by round-trip checks).
     capabilities : frozenset of str
-        Declared features.
+        Declared features: ``"lossless"`` (the round trip gives every value
+        back), ``"append"`` (``roicore.write(..., append=True)`` may add to an
+        existing output; the writer then gets ``append=True``).
     samples : str, optional
         Lazy reference to ``make_samples(folder) -> list[Sample]``: sources to write.
     description : str

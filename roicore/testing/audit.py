@@ -3,10 +3,11 @@
 The project's policy forbids unpickling file data (``numpy.load(..., allow_pickle=True)``,
 ``pickle.load`` of a file): a pickle in a data file runs code. The hook records every
 ``pickle.find_class`` event raised while a recorder is active. Two exemptions: the kit's own
-pickle round trips of extractors (inside :func:`kit_unpickling`, and process pools' messages),
-the project's restricted loader, ``roicore.safeload``, recognised by its module on the call stack,
-and unpickling while a module is being imported (libraries load their own caches at import, as
-pynwb does with its pickled type map; that is the library's data, not the file being read).
+pickle round trips of extractors and its sample generation (inside :func:`kit_unpickling`, and
+process pools' messages), the project's restricted loader, ``roicore.safeload``, recognised by
+its module on the call stack, and unpickling while a module is being imported (libraries load
+their own caches at import, as pynwb does with its pickled type map; that is the library's data,
+not the file being read).
 
 Limits: ``find_class`` is raised when a pickle names a global (a class or function: every
 numpy object array does), so a pickle made only of builtin containers and scalars is not

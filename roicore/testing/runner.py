@@ -22,7 +22,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-from roicore.testing.audit import record_unpickling
+from roicore.testing.audit import kit_unpickling, record_unpickling
 from roicore.testing.checks import COMPONENTS, Check, CheckFailed, NotApplicable, all_checks, select_checks
 
 __all__ = ["STATUSES", "Case", "CaseResult", "Session", "find_conformance_config"]
@@ -344,7 +344,11 @@ class Session:
         folder = self.workdir / "samples" / re.sub(r"[^A-Za-z0-9_.-]+", "_", contribution.qualified_id)
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            samples = list(load_object(reference)(folder))
+            # generation is fixture code, not the reader under test: a check that asks for another
+            # plugin's samples must not be blamed for what that generator's libraries unpickle
+            # (pynwb loads its pickled type map cache when first imported)
+            with kit_unpickling():
+                samples = list(load_object(reference)(folder))
         except Exception:
             return SampleSet(error=f"sample generator {reference} raised:\n{traceback.format_exc(limit=4)}")
         if not samples:

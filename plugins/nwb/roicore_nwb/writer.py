@@ -15,8 +15,9 @@
 
 ``general/source_script`` names roicore-nwb, so roicore's reader knows the
 convention. Writes go through roicore's WriteTarget: nothing is ever
-half-written. ``append=True`` adds to a copy of an existing file, renamed
-over it when complete.
+half-written. Both writers declare roicore's ``"append"`` capability:
+``roicore.write(x, "existing.nwb", append=True)`` adds to a copy of the
+existing file, renamed over it when complete.
 """
 
 from __future__ import annotations
@@ -508,8 +509,8 @@ def write_imaging(extractor: ImagingExtractor, target: Any, *, metadata: dict[st
     """The ``nwb-imaging`` writer: ``roicore.write(video, "out.nwb", **options)``.
 
     ``options`` are those of :func:`add_imaging_to_nwbfile`; ``append=True``
-    adds the series to an existing NWB file (through roicore.write with
-    ``overwrite=True``, or :func:`append_to_file`).
+    adds the series to an existing NWB file (``roicore.write(video, path, append=True)``,
+    or :func:`append_to_file`).
     """
     if not isinstance(extractor, ImagingExtractor):
         raise TypeError(f"the NWB imaging writer writes ImagingExtractors, not {type(extractor).__name__}")
@@ -520,7 +521,8 @@ def write_segmentation(extractor: SegmentationExtractor, target: Any, *, metadat
                        append: bool = False, **options: Any) -> None:
     """The ``nwb-segmentation`` writer: ``roicore.write(seg, "out.nwb", **options)``.
 
-    ``options`` are those of :func:`add_segmentation_to_nwbfile`.
+    ``options`` are those of :func:`add_segmentation_to_nwbfile`; ``append=True``
+    adds to an existing NWB file, as for :func:`write_imaging`.
     """
     if not isinstance(extractor, SegmentationExtractor):
         raise TypeError(f"the NWB segmentation writer writes SegmentationExtractors, not {type(extractor).__name__}")
@@ -530,21 +532,17 @@ def write_segmentation(extractor: SegmentationExtractor, target: Any, *, metadat
 def append_to_file(extractor: Any, path: Any, **options: Any) -> Path:
     """Add ``extractor`` to the existing NWB file ``path``, atomically (a complete copy replaces it).
 
+    ``roicore.write(extractor, path, format="nwb-imaging" or "nwb-segmentation", append=True)``,
+    for a file that must exist (whatever its suffix).
+
     Returns
     -------
     Path
     """
-    from roicore.writing import WriteTarget
+    from roicore.writing import write
 
     final = Path(path)
     if not final.is_file():
         raise FileNotFoundError(2, "No such NWB file to append to", str(final))
-    target = WriteTarget(final, overwrite=True)
-    writer = write_imaging if isinstance(extractor, ImagingExtractor) else write_segmentation
-    try:
-        writer(extractor, target, append=True, **options)
-        target.commit()
-    except BaseException:
-        target.abort()
-        raise
-    return final
+    writer = "nwb-imaging" if isinstance(extractor, ImagingExtractor) else "nwb-segmentation"
+    return write(extractor, final, format=writer, append=True, **options)

@@ -47,6 +47,15 @@ def realdata() -> Path:
     return REALDATA
 
 
+@pytest.fixture
+def suite2p_realdata() -> Path:
+    """The real suite2p 0.14.6 plane folder; skips with the reason when it is absent."""
+    plane = REALDATA / "suite2p-0.14.6" / "plane0"
+    if not (plane / "stat.npy").is_file():
+        pytest.skip(f"real data {plane} is absent (it sits beside the repository, in ../shared/realdata)")
+    return plane
+
+
 @pytest.fixture(scope="session")
 def seg_samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The plugin's segmentation reader samples, by id."""

@@ -199,8 +199,9 @@ def test_append_adds_a_second_plane_atomically(writer_samples, tmp_path):
     path = roicore.write(source, tmp_path / "session.nwb")
     video = writer_samples["uint16"].source
     with pytest.raises(FileExistsError):
-        roicore.write(video, path, append=True)
-    roicore.write(video, path, append=True, overwrite=True)
+        roicore.write(video, path)
+    # the writers declare roicore's "append" capability: no overwrite=True needed
+    assert roicore.write(video, path, append=True) == path
     second = {"Ophys": {"ImagingPlane": [{"name": "Plane2"}],
                         "ImageSegmentation": {"plane_segmentations": [{"name": "Plane2ROIs", "imaging_plane": "Plane2"},
                                                                       {"name": "BackgroundPlane2ROIs", "imaging_plane": "Plane2"}]},
@@ -218,7 +219,33 @@ def test_append_adds_a_second_plane_atomically(writer_samples, tmp_path):
     with pytest.raises(NameTakenError, match="Plane2ROIs"):
         append_to_file(other, path, metadata=second)
     assert path.read_bytes() == before
+    with pytest.raises(NameTakenError, match="Plane2ROIs"):
+        roicore.write(other, path, append=True, metadata=second)
+    assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["session.nwb"]
+
+
+def test_append_through_roicore_write_keeps_what_was_there(writer_samples, tmp_path):
+    source = writer_samples["full"].source
+    path = roicore.write(source, tmp_path / "session.nwb")
+    video = writer_samples["uint16"].source
+    # overwrite=True with append=True (the call before the capability existed) still appends
+    roicore.write(video, path, append=True, overwrite=True)
+    with roicore.open(path, kind="imaging") as back:
+        np.testing.assert_array_equal(back.get_series(), video.get_series())
+    with roicore.open(path, kind="segmentation") as back:
+        assert back.get_roi_ids() == source.get_roi_ids()
+        np.testing.assert_array_equal(back.get_traces(), source.get_traces())
+    # append=True on a path that does not exist writes a new file
+    fresh = roicore.write(video, tmp_path / "fresh.nwb", append=True)
+    with roicore.open(fresh) as back:
+        np.testing.assert_array_equal(back.get_series(), video.get_series())
+
+
+def test_writer_specs_declare_append():
+    specs = {c.id: c.spec for c in roicore.writers() if c.id.startswith("nwb-")}
+    assert {"nwb-imaging", "nwb-segmentation"} <= set(specs)
+    assert all("append" in spec.capabilities for spec in specs.values())
 
 
 def test_into_an_nwbfile_object(writer_samples, tmp_path):
