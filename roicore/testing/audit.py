@@ -2,7 +2,7 @@
 
 The project's policy forbids unpickling file data (``numpy.load(..., allow_pickle=True)``,
 ``pickle.load`` of a file): a pickle in a data file runs code. The hook records every
-``pickle.find_class`` event raised while a recorder is active. Two exemptions: the kit's own
+``pickle.find_class`` event raised while a recorder is active. Exempt: the kit's own
 pickle round trips of extractors and its sample generation (inside :func:`kit_unpickling`, and
 process pools' messages), the project's restricted loader, ``roicore.safeload``, recognised by
 its module on the call stack, and unpickling while a module is being imported (libraries load
