@@ -81,9 +81,10 @@ def _from_imagej(tif: Any, path: Path, pages: int) -> StackInfo:
         raise CorruptFileError(f"{path}: ImageJ metadata with sizes below 1: {meta}", path=path)
     layout = interleaved(images, slices, channels)
     frames = meta.get("frames")
-    if frames is not None and int(frames) * slices * channels > images:
+    # ImageJ stores images = channels x slices x frames; anything else is a damaged description
+    if frames is not None and int(frames) * slices * channels != images:
         raise CorruptFileError(
-            f"{path}: ImageJ metadata promise {frames} frames x {slices} slices x {channels} channels but "
+            f"{path}: ImageJ metadata describe {frames} frames x {slices} slices x {channels} channels but "
             f"{images} images",
             path=path,
         )

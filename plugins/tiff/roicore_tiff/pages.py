@@ -15,9 +15,12 @@ folder of TIFF files), keeping a bounded number of them open at once.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import struct
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +30,7 @@ import numpy as np
 
 from roicore.errors import CorruptFileError, UnsupportedFeatureError
 
-__all__ = ["TiffPages", "PageSequence", "open_tiff", "native"]
+__all__ = ["TiffPages", "PageSequence", "open_tiff", "native", "tifffile_damage"]
 
 _UNKNOWN, _DECODE = -1, -2  # markers in the offset table: not parsed yet; compressed or scattered page
 
@@ -37,16 +40,87 @@ def native(dtype: np.dtype) -> np.dtype:
     return dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
 
 
+#: what tifffile logs (instead of raising) when it skips damaged structures
+_DAMAGE = (
+    "invalid page offset",
+    "invalid offset to first page",
+    "corrupted tag list",
+    "invalid value offset",
+    "missing required tags",
+    "incorrect StripByteCounts",
+    "incorrect StripOffsets",
+    "incorrect TileByteCounts",
+    "incorrect TileOffsets",
+    "read_json",
+    "series failed",
+    "metadata raised",
+    "description_metadata",
+)
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def tifffile_damage(path: Path) -> Any:
+    """Turn what tifffile only logs about a damaged file into CorruptFileError naming ``path``.
+
+    tifffile skips an IFD chain pointing past the end, a tag whose value
+    lies outside the file or unparsable metadata with a log warning and goes
+    on, so a truncated file would otherwise read as a shorter, differently
+    described one. Its other warnings pass through unchanged.
+    """
+    logger = logging.getLogger("tifffile")
+    collector = _Collector()
+    logger.addHandler(collector)
+    propagate = logger.propagate
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(collector)
+        logger.propagate = propagate
+        damage = [m for m in collector.messages if any(marker in m for marker in _DAMAGE)]
+        for message in collector.messages:
+            if message not in damage:
+                logger.warning(message)
+    if damage:
+        raise CorruptFileError(f"{path}: a damaged TIFF: {'; '.join(damage[:3])}", path=path)
+
+
 def open_tiff(path: Path) -> Any:
     """``tifffile.TiffFile(path)``, with tifffile's errors for a damaged file as CorruptFileError."""
     import tifffile
 
     try:
-        return tifffile.TiffFile(path)
+        with tifffile_damage(path):
+            return tifffile.TiffFile(path)
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
     except (tifffile.TiffFileError, ValueError, struct.error, OSError, IndexError, KeyError, TypeError) as exc:
         raise CorruptFileError(f"{path}: not a readable TIFF file: {exc}", path=path) from None
+
+
+class _Handles:
+    """The open tifffile handle and read descriptor of one file, closed by ``close()`` or when collected."""
+
+    def __init__(self, tif: Any) -> None:
+        self.tif = tif
+        self.fd: int | None = None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.tif is not None:
+            self.tif.close()
+            self.tif = None
 
 
 class TiffPages:
@@ -70,9 +144,10 @@ class TiffPages:
 
     def __init__(self, path: Path, tif: Any = None) -> None:
         self.path = Path(path)
-        self._tif = tif if tif is not None else open_tiff(self.path)
+        self._handles = _Handles(tif if tif is not None else open_tiff(self.path))
+        # an extractor dropped without close() must not leak descriptors (the handles hold no reference back)
+        weakref.finalize(self, self._handles.close)
         self._lock = threading.RLock()
-        self._fd: int | None = None
         try:
             self._describe_first_page()
         except BaseException:
@@ -80,13 +155,16 @@ class TiffPages:
             raise
 
     def _describe_first_page(self) -> None:
-        tif = self._tif
+        tif = self._handles.tif
         pages = tif.pages
         pages.cache = False  # never keep one object per page: a long stack would fill memory
         pages.useframes = True
         try:
-            first = pages.first
-            count = len(pages)
+            with tifffile_damage(self.path):
+                first = pages.first
+                count = len(pages)
+        except CorruptFileError:
+            raise
         except Exception as exc:  # tifffile raises many kinds for damaged IFDs
             raise CorruptFileError(f"{self.path}: the TIFF has no readable first page: {exc}", path=self.path) from None
         if count == 0:
@@ -156,16 +234,20 @@ class TiffPages:
 
     # -- reading ------------------------------------------------------------------------------------
     def _handle(self) -> Any:
-        if self._tif is None:
-            self._tif = open_tiff(self.path)
-            self._tif.pages.cache = False
-            self._tif.pages.useframes = True
-        return self._tif
+        handles = self._handles
+        if handles.tif is None:
+            handles.tif = open_tiff(self.path)
+            handles.tif.pages.cache = False
+            handles.tif.pages.useframes = True
+        return handles.tif
 
     def _descriptor(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        return self._fd
+        handles = self._handles
+        if handles.fd is None:
+            with self._lock:
+                if handles.fd is None:
+                    handles.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        return handles.fd  # type: ignore[return-value]
 
     def _fill_offsets(self, indices: np.ndarray) -> None:
         """Parse the IFDs of the pages in ``indices`` whose data offset is not known yet."""
@@ -250,12 +332,7 @@ class TiffPages:
     def close(self) -> None:
         """Close the tifffile handle and the read descriptor (it reopens on the next read)."""
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-            if self._tif is not None:
-                self._tif.close()
-                self._tif = None
+            self._handles.close()
 
 
 class PageSequence:

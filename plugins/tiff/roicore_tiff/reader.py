@@ -14,7 +14,7 @@ from roicore_tiff.files import list_tiffs
 from roicore_tiff.layout import interleaved
 from roicore_tiff.metadata import StackInfo, describe_stack
 from roicore_tiff.paged import PagedImagingExtractor, check_rate
-from roicore_tiff.pages import PageSequence, TiffPages, open_tiff
+from roicore_tiff.pages import PageSequence, TiffPages, open_tiff, tifffile_damage
 
 __all__ = ["TiffImagingExtractor"]
 
@@ -29,7 +29,13 @@ def _open_file(path: Path) -> tuple[TiffPages, StackInfo]:
     tif = open_tiff(path)
     pages = TiffPages(path, tif)
     try:
-        info = describe_stack(pages.tif, path, pages.count)
+        try:
+            with tifffile_damage(path):
+                info = describe_stack(pages.tif, path, pages.count)
+        except (CorruptFileError, UnsupportedFeatureError):
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # tifffile's metadata parsers
+            raise CorruptFileError(f"{path}: unreadable TIFF metadata: {exc}", path=path) from None
         if info.contiguous is not None:
             pages.set_contiguous(*info.contiguous)
     except BaseException:

@@ -24,7 +24,7 @@ from roicore_tiff.files import counter_siblings, list_tiffs, split_counter
 from roicore_tiff.header import read_tiff_header
 from roicore_tiff.layout import interleaved
 from roicore_tiff.paged import PagedImagingExtractor, check_rate
-from roicore_tiff.pages import PageSequence, TiffPages, open_tiff
+from roicore_tiff.pages import PageSequence, TiffPages, open_tiff, tifffile_damage
 
 __all__ = ["ScanImageImagingExtractor", "ScanImageSettings", "read_frame_data"]
 
@@ -45,8 +45,11 @@ def read_frame_data(tif: Any, path: Path) -> dict[str, Any]:
     from tifffile import matlabstr2py
 
     try:
-        meta = tif.scanimage_metadata or {}
-    except Exception:  # a damaged static block: the Software tag still holds the settings
+        with tifffile_damage(path):
+            meta = tif.scanimage_metadata or {}
+    except CorruptFileError:
+        raise
+    except Exception:  # an unreadable static block: the Software tag still holds the settings
         meta = {}
     frame_data = meta.get("FrameData") or {}
     if not frame_data:
