@@ -55,6 +55,8 @@ _DAMAGE = (
     "series failed",
     "metadata raised",
     "description_metadata",
+    "invalid data type",
+    "is not a valid",
 )
 
 
