@@ -100,10 +100,16 @@ def open_tiff(path: Path) -> Any:
     """``tifffile.TiffFile(path)``, with tifffile's errors for a damaged file as CorruptFileError."""
     import tifffile
 
+    tif = None
     try:
         with tifffile_damage(path):
-            return tifffile.TiffFile(path)
+            tif = tifffile.TiffFile(path)
+        return tif
     except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except CorruptFileError:
+        if tif is not None:
+            tif.close()
         raise
     except (tifffile.TiffFileError, ValueError, struct.error, OSError, IndexError, KeyError, TypeError) as exc:
         raise CorruptFileError(f"{path}: not a readable TIFF file: {exc}", path=path) from None
