@@ -12,7 +12,8 @@ each candidate in a fresh subprocess (so peak RSS is the candidate's own):
   rate yardstick, holding the whole file in memory; roiextractors:
   ``TiffImagingExtractor.get_series`` in the same chunks);
 * ``window``: 100 consecutive frames at a random start, open included
-  (tifffile: ``imread(key=range(...))``).
+  (tifffile: ``imread(key=range(...))``; ``roicore`` is ``roicore.open``
+  with plugin discovery and detection, ``roicore-reader`` the reader class).
 
 Before every pass the file's pages are evicted from the page cache
 (``posix_fadvise(DONTNEED)`` on this file only), so reads come from disk.
@@ -102,6 +103,14 @@ def roicore_window(path: Path, start: int) -> int:
         return int(x.get_series(start, start + WINDOW)[:, 0, 0].astype(np.int64).sum())
 
 
+def reader_window(path: Path, start: int) -> int:
+    """The same window through the reader class, without roicore.open's plugin discovery and detection."""
+    from roicore_tiff.reader import TiffImagingExtractor
+
+    with TiffImagingExtractor(path, sampling_frequency=RATE) as x:
+        return int(x.get_series(start, start + WINDOW)[:, 0, 0].astype(np.int64).sum())
+
+
 def pages_sequential(path: Path, frames: int) -> int:
     import tifffile
 
@@ -155,6 +164,7 @@ def roiextractors_window(path: Path, start: int) -> int:
 WORKERS = {
     ("roicore", "sequential"): roicore_sequential,
     ("roicore", "window"): roicore_window,
+    ("roicore-reader", "window"): reader_window,
     ("tifffile.pages", "sequential"): pages_sequential,
     ("tifffile.imread", "sequential"): imread_sequential,
     ("tifffile.imread", "window"): imread_window,
@@ -168,7 +178,7 @@ def worker(candidate: str, mode: str, path: Path, argument: int) -> None:
 
     # imports are not what is measured: each candidate's package is imported before the clock starts
     importlib.import_module({"roicore": "roicore", "roiextractors": "roiextractors"}.get(candidate, "tifffile"))
-    if candidate == "roicore":
+    if candidate.startswith("roicore"):
         importlib.import_module("tifffile")
     function = WORKERS[(candidate, mode)]
     baseline = _peak_mb()
@@ -228,11 +238,12 @@ def report(title: str, results: dict, size_mb: float) -> None:
             verdict = "  (goal >= 0.8: met)" if yardstick == "tifffile.imread" and other / ours >= 0.8 else (
                 "  (goal >= 0.8: NOT met)" if yardstick == "tifffile.imread" else "")
             print(f"sequential rate roicore / {yardstick}: {other / ours:.2f}{verdict}")
-    for yardstick in ("tifffile.imread", "roiextractors"):
-        other = medians.get((yardstick, "window"))
-        ours_window = medians.get(("roicore", "window"))
-        if ours_window and other:
-            print(f"100-frame window (open included) speed-up roicore vs {yardstick}: {other / ours_window:.2f}x")
+    for ours_name in ("roicore", "roicore-reader"):
+        ours_window = medians.get((ours_name, "window"))
+        for yardstick in ("tifffile.imread", "roiextractors"):
+            other = medians.get((yardstick, "window"))
+            if ours_window and other:
+                print(f"100-frame window (open included) speed-up {ours_name} vs {yardstick}: {other / ours_window:.2f}x")
 
 
 def main() -> None:
@@ -247,11 +258,13 @@ def main() -> None:
         worker(candidate, mode, Path(path), int(argument))
         return
     frames = args.size_mb * 2**20 // FRAME_BYTES
+    if frames // 4 <= WINDOW:
+        raise SystemExit(f"--size-mb {args.size_mb} is too small: the quarter-size file needs more than {WINDOW} frames")
     folder = Path(tempfile.mkdtemp(prefix="bench_tiff_", dir=args.dir))
     free = shutil.disk_usage(folder).free
     if free < 2.5 * frames * FRAME_BYTES:
         raise SystemExit(f"only {free / 2**30:.1f} GiB free in {folder}; pass a smaller --size-mb")
-    candidates = ["roicore", "tifffile.pages", "tifffile.imread"]
+    candidates = ["roicore", "roicore-reader", "tifffile.pages", "tifffile.imread"]
     if have_roiextractors():
         candidates.append("roiextractors")
     else:
