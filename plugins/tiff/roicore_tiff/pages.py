@@ -158,6 +158,12 @@ class TiffPages:
         self._lock = threading.RLock()
         try:
             self._describe_first_page()
+        except (CorruptFileError, UnsupportedFeatureError):
+            self.close()
+            raise
+        except Exception as exc:  # tifffile hands damaged tags through as odd values (tuples, None)
+            self.close()
+            raise CorruptFileError(f"{self.path}: a damaged first page: {type(exc).__name__}: {exc}", path=self.path) from None
         except BaseException:
             self.close()
             raise

@@ -34,7 +34,7 @@ def _open_file(path: Path) -> tuple[TiffPages, StackInfo]:
                 info = describe_stack(pages.tif, path, pages.count)
         except (CorruptFileError, UnsupportedFeatureError):
             raise
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # tifffile's metadata parsers
+        except Exception as exc:  # tifffile's metadata parsers raise many kinds on damaged descriptions
             raise CorruptFileError(f"{path}: unreadable TIFF metadata: {exc}", path=path) from None
         if info.contiguous is not None:
             pages.set_contiguous(*info.contiguous)
