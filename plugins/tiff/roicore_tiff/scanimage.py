@@ -277,10 +277,15 @@ class ScanImageImagingExtractor(PagedImagingExtractor):
             path = next(iter(groups.values()))[0]
         siblings = [p for p in counter_siblings(path) if p == path or _is_scanimage(p)]
         opened: list[TiffPages] = []
+        numbers = []
         try:
             for sibling in siblings:
-                opened.append(TiffPages(sibling, open_tiff(sibling)))
-            keep = ScanImageImagingExtractor._continuous_run(opened, siblings.index(path))
+                pages = TiffPages(sibling, open_tiff(sibling))
+                opened.append(pages)
+                numbers.append(_frame_numbers(pages))
+                if sibling != path:
+                    pages.close()  # reopened when read: a long acquisition must not hold every file open
+            keep = ScanImageImagingExtractor._continuous_run(numbers, siblings.index(path))
         except BaseException:
             for pages in opened:
                 pages.close()
@@ -292,9 +297,8 @@ class ScanImageImagingExtractor(PagedImagingExtractor):
         return [pages.path for pages in chosen], chosen
 
     @staticmethod
-    def _continuous_run(opened: list[TiffPages], anchor: int) -> list[int]:
+    def _continuous_run(numbers: list[tuple[int, int, int] | None], anchor: int) -> list[int]:
         """Indices of the files around ``anchor`` whose frame numbers continue each other in one acquisition."""
-        numbers = [_frame_numbers(pages) for pages in opened]
         if numbers[anchor] is None:
             return [anchor]
 
@@ -306,7 +310,7 @@ class ScanImageImagingExtractor(PagedImagingExtractor):
         while low > 0 and follows(low - 1, low):
             low -= 1
         high = anchor
-        while high + 1 < len(opened) and follows(high, high + 1):
+        while high + 1 < len(numbers) and follows(high, high + 1):
             high += 1
         return list(range(low, high + 1))
 

@@ -147,3 +147,29 @@ def test_errors(tmp_path):
     with pytest.raises(CorruptFileError, match="acq_00001.tif"):
         with roicore.open(cut) as x:
             x.get_series()
+
+
+def _open_files(folder):
+    import os
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(entry)
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self/fd"), reason="needs /proc/self/fd to list open files")
+def test_a_long_split_acquisition_keeps_few_files_open(tmp_path):
+    videos, files, _, _ = _volumes(tmp_path, planes=1, flyback=0, channels=1, frames_per_file=1)
+    assert len(files) == 12
+    with roicore.open(files[5]) as x:
+        assert len(_open_files(tmp_path)) <= 1  # the file that was opened; the others reopen when read
+        np.testing.assert_array_equal(x.get_series(), videos[0])
+        assert x.file_paths == files
+    assert _open_files(tmp_path) == []
