@@ -22,7 +22,7 @@ from roicore.imaging import ImagingExtractor
 from roicore_tiff.layout import FrameLayout
 from roicore_tiff.pages import PageSequence
 
-__all__ = ["PagedImagingExtractor", "check_rate", "resolve_index"]
+__all__ = ["PagedImagingExtractor", "check_rate", "resolve_index", "sample_window"]
 
 
 def check_rate(value: Any) -> float | None:
@@ -44,6 +44,17 @@ def check_rate(value: Any) -> float | None:
     if not math.isfinite(rate) or rate <= 0:
         raise ValueError(f"sampling_frequency must be a finite number > 0, not {value!r}")
     return rate
+
+
+def sample_window(start: Any, end: Any, n: int) -> tuple[int, int]:
+    """``(start, end)`` of a timestamp window, None meaning the ends; IndexError outside ``0 <= start <= end <= n``."""
+    first = 0 if start is None else operator.index(start)
+    last = n if end is None else operator.index(end)
+    if not 0 <= first <= last <= n:
+        raise IndexError(
+            f"start_sample={first} and end_sample={last} are out of range: need 0 <= start_sample <= end_sample <= {n}"
+        )
+    return int(first), int(last)
 
 
 def resolve_index(value: Any, size: int, what: str, path: Path, names: list[str] | None = None) -> int:

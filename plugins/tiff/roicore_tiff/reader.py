@@ -13,7 +13,7 @@ from roicore.errors import CorruptFileError, UnsupportedFeatureError
 from roicore_tiff.files import list_tiffs
 from roicore_tiff.layout import interleaved
 from roicore_tiff.metadata import StackInfo, describe_stack
-from roicore_tiff.paged import PagedImagingExtractor, check_rate
+from roicore_tiff.paged import PagedImagingExtractor, check_rate, sample_window
 from roicore_tiff.pages import PageSequence, TiffPages, open_tiff, tifffile_damage
 
 __all__ = ["TiffImagingExtractor"]
@@ -167,7 +167,5 @@ class TiffImagingExtractor(PagedImagingExtractor):
         """OME ``Plane/@DeltaT`` of the selected channel's first selected plane, when every plane has one."""
         if self._plane_times is None:
             return None
-        from roicore._base import _resolve_range
-
-        start, end = _resolve_range(start_sample, end_sample, self.get_num_samples())
+        start, end = sample_window(start_sample, end_sample, self.get_num_samples())
         return self._plane_times[start:end, self._planes[0], self._channel].copy()

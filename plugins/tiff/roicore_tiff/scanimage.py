@@ -23,7 +23,7 @@ from roicore.errors import CorruptFileError, UnsupportedFeatureError
 from roicore_tiff.files import counter_siblings, list_tiffs, split_counter
 from roicore_tiff.header import read_tiff_header
 from roicore_tiff.layout import interleaved
-from roicore_tiff.paged import PagedImagingExtractor, check_rate
+from roicore_tiff.paged import PagedImagingExtractor, check_rate, sample_window
 from roicore_tiff.pages import PageSequence, TiffPages, open_tiff, tifffile_damage
 
 __all__ = ["ScanImageImagingExtractor", "ScanImageSettings", "read_frame_data"]
@@ -329,9 +329,7 @@ class ScanImageImagingExtractor(PagedImagingExtractor):
         self, start_sample: int | None = None, end_sample: int | None = None
     ) -> np.ndarray | None:
         """``frameTimestamps_sec`` of each sample's first selected plane (in the selected channel)."""
-        from roicore._base import _resolve_range
-
-        start, end = _resolve_range(start_sample, end_sample, self.get_num_samples())
+        start, end = sample_window(start_sample, end_sample, self.get_num_samples())
         if not self._has_stamps:
             return None
         window = self._stamps[start:end]
