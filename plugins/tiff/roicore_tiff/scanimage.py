@@ -147,6 +147,7 @@ class ScanImageSettings:
             if self.flyback < 0:
                 raise CorruptFileError(f"{path}: a negative number of flyback frames ({self.flyback})", path=path)
         key = "SI.hRoiManager.scanVolumeRate" if volumetric else "SI.hRoiManager.scanFrameRate"
+        self.rate_key = key
         value = settings.get(key)
         try:
             rate = float(value) if value is not None else None
@@ -241,6 +242,13 @@ class ScanImageImagingExtractor(PagedImagingExtractor):
             sequence = PageSequence(opened)
             channels = len(settings.channels)
             layout = interleaved(sequence.count, settings.planes, channels, settings.flyback * channels)
+            if rate is None and settings.rate is None:
+                # ScanImage always records it: its absence means damaged settings, not an unknown rate
+                raise CorruptFileError(
+                    f"{files[0]}: the ScanImage settings hold no valid {settings.rate_key} (pass sampling_frequency= "
+                    "to read the file anyway)",
+                    path=files[0],
+                )
             self._settings = settings
             self._init_pages(
                 sequence,
