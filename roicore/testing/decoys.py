@@ -65,8 +65,21 @@ def _write_plain_hdf5(path: Path) -> bool:
 
 
 def _marker_path(marker: str) -> str:
-    """A concrete relative path a directory-marker glob matches ("plane*/stat.npy" -> "planex/stat.npy")."""
-    return re.sub(r"\[[^\]]*\]|[*?]", "x", marker.replace("**/", ""))
+    """A concrete relative path a directory-marker glob matches ("plane*/stat.npy" -> "planex/stat.npy").
+
+    A character class stands for its first member ("*.[tT][iI][fF]*" -> "x.tifx"); a negated
+    one for a character outside it.
+    """
+    def one_of(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if not token.startswith("["):
+            return "x"
+        members = token[1:-1]
+        if members[:1] in ("!", "^"):
+            return next(c for c in "xyzq_0" if c not in members[1:])
+        return members[0]
+
+    return re.sub(r"\[[^\]]+\]|[*?]", one_of, marker.replace("**/", ""))
 
 
 FOLDER_CONTENTS = ("empty", "random", "npy1d", "json", "hdf5", "text")

@@ -135,3 +135,12 @@ def test_copy_sample_keeps_layout_and_lists_files(tmp_path):
 def test_sample_refuses_unknown_damages(tmp_path):
     with pytest.raises(ValueError, match="unknown damages"):
         Sample("s", tmp_path, ImagingTruth(np.zeros((1, 2, 3)), 1.0), damages={"typo": print})
+
+
+@pytest.mark.parametrize("marker", ["stat.npy", "plane*/stat.npy", "*.[tT][iI][fF]*", "data[!a].bin", "**/*.json", "f?le.h5"])
+def test_decoy_marker_paths_match_their_glob(marker):
+    from fnmatch import fnmatchcase
+
+    from roicore.testing.decoys import _marker_path
+
+    assert fnmatchcase(_marker_path(marker), marker.replace("**/", ""))
