@@ -144,14 +144,23 @@ def label_axes(dataset: Any, path: Path) -> str | None:
     """
     if "DIMENSION_LABELS" not in dataset.attrs:
         return None
+    # read as a plain attribute: h5py's dims[i].label (H5DSget_label) crashes the interpreter on
+    # labels stored as a fixed-length string array, which other writers produce
     try:
-        labels = [str(dim.label) for dim in dataset.dims]
+        stored = np.asarray(dataset.attrs["DIMENSION_LABELS"])
     except Exception as exc:  # a damaged attribute: h5py raises several kinds
         raise CorruptFileError(
             f"{path}: dataset {dataset.name} has an unreadable DIMENSION_LABELS attribute ({exc}); "
             "pass axes=... to read it anyway",
             path=path,
         ) from None
+    if stored.ndim != 1 or stored.size != dataset.ndim or not all(isinstance(v, (str, bytes)) for v in stored.tolist()):
+        raise CorruptFileError(
+            f"{path}: dataset {dataset.name} has a DIMENSION_LABELS attribute {stored.tolist()!r}, not one text label "
+            f"per dimension of its {dataset.ndim}; pass axes=... to say what they are",
+            path=path,
+        )
+    labels = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in stored.tolist()]
     if not any(labels):
         return None
     joined = "".join(label.strip().lower() for label in labels)

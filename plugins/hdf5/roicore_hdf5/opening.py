@@ -250,4 +250,43 @@ def check_filters(dataset: Any, path: Path) -> bool:
                 f"{path}: dataset {dataset.name} is compressed with HDF5 filter {code}, which this h5py cannot "
                 "decode; installing hdf5plugin (pip install hdf5plugin) and importing it first may help"
             )
+    if count == 0:
+        check_unfiltered_chunks(dataset, path)
     return count > 0
+
+
+def check_unfiltered_chunks(dataset: Any, path: Path) -> None:
+    """Every stored chunk of an unfiltered chunked dataset holds exactly one chunk of bytes.
+
+    HDF5 does not check this itself: a chunk stored shorter than its shape needs (a damaged
+    filter pipeline message makes compressed chunks look raw) reads back with the rest of its
+    buffer uninitialised, so the same pixels would read differently from one call to the next.
+
+    Raises
+    ------
+    CorruptFileError
+        A chunk whose stored size differs from the chunk shape times the item size.
+    """
+    chunks = dataset.chunks
+    if chunks is None or not hasattr(dataset.id, "chunk_iter"):  # chunk_iter needs HDF5 1.12.3 or newer
+        return
+    expected = int(dataset.dtype.itemsize)
+    for extent in chunks:
+        expected *= int(extent)
+    wrong: list[tuple[tuple[int, ...], int]] = []
+
+    def visit(info: Any) -> int | None:
+        if info.size != expected:
+            wrong.append((tuple(int(o) for o in info.chunk_offset), int(info.size)))
+            return 1  # stop at the first bad chunk
+        return None
+
+    with h5_errors(path, f"the chunk index of dataset {dataset.name} cannot be read"):
+        dataset.id.chunk_iter(visit)
+    if wrong:
+        offset, size = wrong[0]
+        raise CorruptFileError(
+            f"{path}: dataset {dataset.name} is stored without compression, but its chunk at offset {offset} "
+            f"holds {size} bytes where a chunk of shape {chunks} needs {expected}",
+            path=path,
+        )

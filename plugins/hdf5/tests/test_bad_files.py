@@ -189,3 +189,34 @@ def test_errors_that_ask_for_an_argument_are_roicore_errors(samples, tmp_path):
     path = _make(tmp_path / "two.h5", lambda h: (h.create_dataset("a", data=make_video("u1")), h.create_dataset("b", data=make_video("u1"))))
     with pytest.raises(NeedsArgumentError, match=r"two\.h5 holds several candidate video datasets \(/a .*; /b .*\)"):
         Hdf5ImagingExtractor(path)
+
+
+def test_compressed_chunks_posing_as_raw_are_refused(tmp_path):
+    """Fuzz finding: a flipped bit turned the filter pipeline message of an LZF dataset into an
+    unknown message, so HDF5 read the compressed chunks as raw ones, shorter than their shape, and
+    filled the rest from uninitialised memory: the same pixels read differently call to call."""
+    video = make_video("f4", seed=3)
+    path = tmp_path / "lzf.h5"
+    write_video_file(path, [video], axes="tyx", chunks=(5, 4, 6), compression="lzf")
+    with roicore.open(path) as intact:
+        np.testing.assert_array_equal(intact.get_series(), video)
+    data = bytearray(path.read_bytes())
+    name = data.find(b"lzf\0")
+    pipeline = data.rfind(b"\x0b\x00", 0, name)  # the header of message type 11, the filter pipeline
+    assert name > 0 and name - pipeline < 64, "the filter pipeline message was not found"
+    data[pipeline] ^= 0x11  # type 11 -> 26: the message is no longer read as a pipeline
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match=r"lzf\.h5: dataset /imaging is stored without compression, "
+                                               r"but its chunk at offset \(\d+, \d+, \d+\) holds \d+ bytes") as caught:
+        roicore.open(path)
+    assert caught.value.path == str(path)
+
+
+def test_fixed_length_dimension_labels_are_read_without_crashing(tmp_path):
+    """Labels stored as a fixed-length string array (h5py's dims[i].label crashes on them)."""
+    video = make_video("u2", seed=2)
+    path = tmp_path / "fixed-labels.h5"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("imaging", data=video.transpose(1, 2, 0)).attrs["DIMENSION_LABELS"] = np.array([b"y", b"x", b"t"])
+    with roicore.open(path, sampling_frequency=10.0) as movie:
+        np.testing.assert_array_equal(movie.get_series(), video)
