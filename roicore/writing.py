@@ -344,6 +344,9 @@ def write(
         The output's folder does not exist.
     ValueError
         Unknown format, or a format that writes the other kind of data.
+    UnsupportedFeatureError
+        A volumetric segmentation given to a writer that does not declare
+        ``"volumetric"`` among its capabilities.
     """
     from roicore.imaging import ImagingExtractor
     from roicore.segmentation import SegmentationExtractor
@@ -357,6 +360,18 @@ def write(
     if final.exists() and not overwrite:
         raise FileExistsError(17, "File exists (pass overwrite=True to replace it)", str(final))
     contribution = _choose_writer(extractor, final, format)
+    if (
+        isinstance(extractor, SegmentationExtractor)
+        and extractor.is_volumetric
+        and "volumetric" not in contribution.spec.capabilities
+    ):
+        from roicore.errors import UnsupportedFeatureError
+
+        raise UnsupportedFeatureError(
+            f"writer {contribution.qualified_id} does not declare 'volumetric' and cannot write the "
+            f"volumetric {type(extractor).__name__} ({extractor.get_num_planes()} planes); write one "
+            "plane at a time with select_plane(i)"
+        )
     writer = contribution.spec.load_writer()
     target = WriteTarget(final, overwrite=overwrite)
     try:

@@ -202,3 +202,34 @@ def test_extract_refuses_volumetric_masks_on_a_planar_video(volume: NumpySegment
     plane = volume.select_plane(1)
     result = roicore.extract(video, plane)
     assert result.get_roi_ids() == plane.get_roi_ids()
+
+
+def test_write_refuses_a_volumetric_segmentation_for_a_planar_writer(
+    volume: NumpySegmentationExtractor, tmp_path
+) -> None:
+    from roicore.errors import NoReaderFoundError
+    from roicore.writing import choose_writer
+
+    try:
+        contribution = choose_writer("segmentation", tmp_path / "out.nwb")
+    except NoReaderFoundError:
+        pytest.skip("no segmentation writer for .nwb is installed (roicore-nwb)")
+    assert "volumetric" not in contribution.spec.capabilities
+    with pytest.raises(UnsupportedFeatureError, match="select_plane"):
+        roicore.write(volume, tmp_path / "out.nwb")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_roi_locations_of_a_volume_are_row_column_plane(volume: NumpySegmentationExtractor) -> None:
+    # ROI 15 is one pixel at (1, 2, 2), ROI 14 one pixel at (3, 6, 0)
+    assert volume.get_roi_locations([15, 14]).tolist() == [[1, 3], [2, 6], [2, 0]]
+    planar = volume.select_plane(2)
+    assert planar.get_roi_locations([15]).tolist() == [[1], [2]]
+
+
+def test_info_lines_name_the_volume(volume: NumpySegmentationExtractor) -> None:
+    from roicore.cli.inspect import describe
+
+    lines = describe(volume)
+    assert "volume:     (5, 7, 3) (rows, columns, planes)" in lines
+    assert "frame:      (5, 7) (rows, columns)" in describe(volume.select_plane(0))
