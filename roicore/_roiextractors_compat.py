@@ -82,21 +82,21 @@ class SegmentationCompat:
 
         Read by neuroconv's list-metadata plane segmentation (``include_roi_centroids=True``, the
         default). For each ROI: the median row and the median column of the pixels holding the
-        mask's largest weight, truncated to int, as roiextractors 0.10 computes it.
+        mask's largest weight, truncated to int, as roiextractors 0.10 computes it. A volumetric
+        segmentation gives ``(3, n)``: row, column and plane.
         """
         masks = self.get_roi_masks(roi_ids)  # type: ignore[attr-defined]
-        rows, cols = masks.frame_shape
+        shape = masks.frame_shape
         matrix = masks.matrix
-        locations = np.zeros((2, masks.num_rois), dtype=int)
+        locations = np.zeros((len(shape), masks.num_rois), dtype=int)
         for position in range(masks.num_rois):
             start, end = matrix.indptr[position], matrix.indptr[position + 1]
             weights = matrix.data[start:end]
             if weights.size == 0:  # an empty mask: its maximum (0) is everywhere
-                locations[:, position] = (int(np.median(np.arange(rows))), int(np.median(np.arange(cols))))
+                locations[:, position] = [int(np.median(np.arange(size))) for size in shape]
                 continue
             peak = matrix.indices[start:end][weights == weights.max()]
-            row, col = np.divmod(peak, cols)
-            locations[:, position] = (int(np.median(row)), int(np.median(col)))
+            locations[:, position] = [int(np.median(axis)) for axis in np.unravel_index(peak, shape)]
         return locations
 
     def get_property_info(self, key: str) -> PropertyInfo:

@@ -153,10 +153,10 @@ def _as_masks(value: Any, frame_shape: tuple[int, int] | None, what: str) -> Roi
             masks = RoiMasks.from_pixel_masks(value, frame_shape)
     else:
         arr = np.asarray(value)
-        if arr.ndim != 3:
+        if arr.ndim not in (3, 4):
             raise ValueError(
                 f"{what} must be RoiMasks, a sparse matrix, pixel masks or image masks "
-                f"(rows, columns, n); got an array of shape {arr.shape}"
+                f"(rows, columns, n) or (rows, columns, planes, n); got an array of shape {arr.shape}"
             )
         masks = RoiMasks.from_image_masks(arr)
     if frame_shape is not None and masks.frame_shape != tuple(frame_shape):
@@ -216,7 +216,9 @@ class NumpySegmentationExtractor(SegmentationExtractor):
         The ROI masks: RoiMasks; a sparse ``(rows * columns, n)`` matrix in
         pixel C order or a list of ``(k, 3)`` pixel masks (both need the frame
         shape from ``frame_shape`` or ``images``); or image masks
-        ``(rows, columns, n)``.
+        ``(rows, columns, n)``. Volumetric masks (on ``(rows, columns,
+        planes)``, image masks ``(rows, columns, planes, n)``, pixel masks
+        ``(k, 4)``) make a volumetric extractor.
     sampling_frequency : float or None
         In Hz, finite and > 0; None when unknown.
     traces : dict of str to array_like, optional
@@ -224,7 +226,7 @@ class NumpySegmentationExtractor(SegmentationExtractor):
     roi_ids : list, optional
         Unique ints or strs, default ``list(range(n))``.
     images : dict of str to array_like, optional
-        Summary images ``(rows, columns)`` by name.
+        Summary images ``(rows, columns)`` by name (``(rows, columns, planes)`` if volumetric).
     properties : dict of str to array_like, optional
         Per-ROI values, in ROI order (see :meth:`~roicore.SegmentationExtractor.set_property`).
     background_masks : same kinds as roi_masks, optional
@@ -237,7 +239,7 @@ class NumpySegmentationExtractor(SegmentationExtractor):
     timestamps : array_like, optional
         Native timestamps (seconds), one per sample, non-decreasing.
     frame_shape : tuple of int, optional
-        ``(rows, columns)``, for masks that do not carry it.
+        ``(rows, columns)``, or ``(rows, columns, planes)``, for masks that do not carry it.
 
     Raises
     ------
@@ -266,9 +268,10 @@ class NumpySegmentationExtractor(SegmentationExtractor):
         image_dict: dict[str, np.ndarray] = {}
         for name, image in _mapping(images, "images").items():
             arr = np.asarray(image)
-            if arr.ndim != 2 or arr.dtype.kind not in "biuf":
+            if arr.ndim not in (2, 3) or arr.dtype.kind not in "biuf":
                 raise ValueError(
-                    f"image {name!r} must be a 2-D numeric array, got {arr.dtype} {arr.shape}"
+                    f"image {name!r} must be a 2-D (or, volumetric, 3-D) numeric array, "
+                    f"got {arr.dtype} {arr.shape}"
                 )
             image_dict[str(name)] = arr
         if frame_shape is not None:
@@ -361,7 +364,15 @@ class NumpySegmentationExtractor(SegmentationExtractor):
         return list(self._roi_ids)
 
     def get_frame_shape(self) -> tuple[int, int]:
-        return self._masks_in.frame_shape
+        rows, columns = self._masks_in.frame_shape[:2]
+        return (rows, columns)
+
+    @property
+    def is_volumetric(self) -> bool:  # type: ignore[override]
+        return self._masks_in.is_volumetric
+
+    def get_num_planes(self) -> int:
+        return self._masks_in.num_planes
 
     def get_num_samples(self) -> int:
         return self._num_samples

@@ -218,7 +218,8 @@ def segmentation_figure(segmentation: Any, path: str | os.PathLike[str], *, trac
     """ROI outlines over the summary image, and the first ROIs' traces, saved to ``path``.
 
     The background image is the first of "mean", "correlation", "max" the
-    segmentation has, else the sum of the ROI masks.
+    segmentation has, else the sum of the ROI masks. A volumetric
+    segmentation shows its first plane (``select_plane(0)``).
 
     Raises
     ------
@@ -228,6 +229,8 @@ def segmentation_figure(segmentation: Any, path: str | os.PathLike[str], *, trac
     require_matplotlib("roicore show (a figure)")
     from matplotlib.figure import Figure
 
+    if getattr(segmentation, "is_volumetric", False):
+        segmentation = segmentation.select_plane(0)
     shape = tuple(segmentation.get_frame_shape())
     images = segmentation.get_images_dict()
     name = next((key for key in ("mean", "correlation", "max") if key in images), None)

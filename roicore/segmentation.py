@@ -38,22 +38,38 @@ __all__ = [
     "SegmentationExtractor",
     "RoiSubsetSegmentationExtractor",
     "SampleSlicedSegmentationExtractor",
+    "PlaneSegmentationExtractor",
 ]
 
 
-def _check_frame_shape(frame_shape: Any) -> tuple[int, int]:
+def _check_frame_shape(frame_shape: Any) -> tuple[int, ...]:
+    """``(rows, columns)`` or, for volumetric masks, ``(rows, columns, planes)`` as Python ints."""
     try:
         values = tuple(frame_shape)
     except TypeError:
         raise ValueError(f"frame_shape must be (rows, columns), not {frame_shape!r}") from None
-    if len(values) != 2 or not all(
+    if len(values) not in (2, 3) or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v > 0
         for v in values
     ):
         raise ValueError(
-            f"frame_shape must be two positive integers (rows, columns), not {frame_shape!r}"
+            "frame_shape must be two positive integers (rows, columns), or three "
+            f"(rows, columns, planes) for volumetric masks, not {frame_shape!r}"
         )
-    return (int(values[0]), int(values[1]))
+    return tuple(int(v) for v in values)
+
+
+def _num_pixels(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    """``"5 x 9 frame"`` or ``"5 x 9 x 3 volume"``."""
+    return " x ".join(map(str, shape)) + (" frame" if len(shape) == 2 else " volume")
+
+
+#: names of the coordinate columns of a pixel mask, by frame dimensionality
+_AXES = {2: ("row", "column"), 3: ("row", "column", "plane")}
 
 
 #: elements per block of the dense scan: bounds its temporaries (a few MiB) whatever the mask size
@@ -129,7 +145,9 @@ class RoiMasks:
         pixel in C order (``pixel = row * columns + column``). Weights must be
         finite and non-negative. The input is copied.
     frame_shape : tuple of int
-        ``(rows, columns)``.
+        ``(rows, columns)``; or ``(rows, columns, planes)`` for volumetric
+        masks, whose matrix has ``rows * columns * planes`` rows in C order of
+        ``(rows, columns, planes)``: ``pixel = (row * columns + column) * planes + plane``.
 
     Attributes
     ----------
@@ -137,6 +155,8 @@ class RoiMasks:
         float64, sorted indices, no explicit zeros. Treat it as read-only.
     frame_shape : tuple of int
     num_rois : int
+    is_volumetric : bool
+        True when ``frame_shape`` has three entries.
 
     Raises
     ------
@@ -155,7 +175,7 @@ class RoiMasks:
     """
 
     matrix: sparse.csc_matrix
-    frame_shape: tuple[int, int]
+    frame_shape: tuple[int, ...]
 
     def __init__(self, matrix: Any, frame_shape: Any) -> None:
         from scipy import sparse
@@ -172,10 +192,10 @@ class RoiMasks:
             if dense.dtype.kind not in "biuf":
                 raise ValueError(f"matrix must hold numbers, not {dense.dtype}")
             csc = _dense_to_csc(dense)
-        if csc.shape[0] != shape[0] * shape[1]:
+        if csc.shape[0] != _num_pixels(shape):
             raise ValueError(
-                f"matrix has {csc.shape[0]} rows but a {shape[0]} x {shape[1]} frame "
-                f"has {shape[0] * shape[1]} pixels"
+                f"matrix has {csc.shape[0]} rows but a {_shape_text(shape)} "
+                f"has {_num_pixels(shape)} pixels"
             )
         csc.sum_duplicates()
         if not np.all(np.isfinite(csc.data)):
@@ -188,7 +208,7 @@ class RoiMasks:
         self.frame_shape = shape
 
     @classmethod
-    def _from_valid(cls, matrix: sparse.csc_matrix, frame_shape: tuple[int, int]) -> RoiMasks:
+    def _from_valid(cls, matrix: sparse.csc_matrix, frame_shape: tuple[int, ...]) -> RoiMasks:
         """Wrap a matrix known to satisfy the invariants (no copy, no checks)."""
         masks = cls.__new__(cls)
         masks.matrix = matrix
@@ -199,94 +219,103 @@ class RoiMasks:
 
     @classmethod
     def from_sparse(cls, matrix: Any, frame_shape: Any) -> RoiMasks:
-        """Masks from a sparse ``(rows * columns, n)`` matrix in pixel C order."""
+        """Masks from a sparse ``(pixels, n)`` matrix in pixel C order (see the class)."""
         return cls(matrix, frame_shape)
 
     @classmethod
     def empty(cls, frame_shape: Any) -> RoiMasks:
-        """Masks of no ROIs (a ``(rows * columns, 0)`` matrix)."""
+        """Masks of no ROIs (a ``(pixels, 0)`` matrix)."""
         from scipy import sparse
 
         shape = _check_frame_shape(frame_shape)
-        return cls(sparse.csc_matrix((shape[0] * shape[1], 0), dtype=np.float64), shape)
+        return cls(sparse.csc_matrix((_num_pixels(shape), 0), dtype=np.float64), shape)
 
     @classmethod
     def from_image_masks(cls, image_masks: Any) -> RoiMasks:
         """Masks from a dense ``(rows, columns, n)`` array, bool or numeric.
 
+        A 4-D ``(rows, columns, planes, n)`` array gives volumetric masks.
         Nonzero pixels are kept, with their value (1.0 for True) as weight.
         """
         arr = np.asarray(image_masks)
-        if arr.ndim != 3:
+        if arr.ndim not in (3, 4):
             raise ValueError(
-                f"image masks must be 3-D (rows, columns, rois), got shape {arr.shape}"
+                "image masks must be 3-D (rows, columns, rois), or 4-D (rows, columns, "
+                f"planes, rois) when volumetric, got shape {arr.shape}"
             )
         if arr.dtype.kind not in "biuf":
             raise ValueError(f"image masks must be bool or numeric, not {arr.dtype}")
-        rows, cols, n = arr.shape
-        if rows == 0 or cols == 0:
+        frame, n = arr.shape[:-1], arr.shape[-1]
+        if 0 in frame:
             raise ValueError(f"image masks have an empty frame: shape {arr.shape}")
-        return cls(arr.reshape(rows * cols, n), (rows, cols))
+        return cls(arr.reshape(_num_pixels(frame), n), frame)
 
     @classmethod
     def from_pixel_masks(cls, pixel_masks: Iterable[Any], frame_shape: Any) -> RoiMasks:
         """Masks from a list of ``(k, 3)`` arrays of ``[row, column, weight]``.
 
+        With a volumetric ``frame_shape`` ``(rows, columns, planes)`` each mask
+        is a ``(k, 4)`` array of ``[row, column, plane, weight]``.
+
         Raises
         ------
         ValueError
-            A mask is not ``(k, 3)``, a coordinate is not an integer or lies
-            outside the frame, a mask lists one pixel twice, or a weight is
-            negative or not finite.
+            A mask is not ``(k, 3)`` (``(k, 4)``), a coordinate is not an
+            integer or lies outside the frame, a mask lists one pixel twice, or
+            a weight is negative or not finite.
         """
         from scipy import sparse
 
-        rows, cols = _check_frame_shape(frame_shape)
+        shape = _check_frame_shape(frame_shape)
+        axes = _AXES[len(shape)]
+        width = len(shape) + 1
         masks = list(pixel_masks)
         n = len(masks)
         lengths = np.fromiter(map(len, masks), dtype=np.intp, count=n)
         if lengths.sum() == 0:
-            flat = np.empty((0, 3))
+            flat = np.empty((0, width))
         else:
             try:
                 flat = np.concatenate(masks, axis=0, dtype=np.float64)
             except ValueError:
                 # mixed shapes, e.g. empty masks given as []; name the offender
-                flat = np.concatenate(list(map(_pixel_array, masks, range(n))), axis=0)
-            if flat.ndim != 2 or flat.shape[1] != 3:
+                flat = np.concatenate(
+                    [_pixel_array(mask, i, axes) for i, mask in enumerate(masks)], axis=0
+                )
+            if flat.ndim != 2 or flat.shape[1] != width:
                 raise ValueError(
-                    "pixel masks must be (k, 3) arrays of [row, column, weight], "
+                    f"pixel masks must be {_pixel_layout(axes)}, "
                     f"got rows of shape {flat.shape[1:]}"
                 )
         owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        coords = flat[:, :2]
+        coords = flat[:, :-1]
         invalid = ~np.isfinite(coords).all(axis=1) | (coords != np.floor(coords)).any(axis=1)
         if np.any(invalid):
             bad = int(owner[np.flatnonzero(invalid)[0]])
-            raise ValueError(f"pixel mask {bad} has a non-integer row or column")
-        r = coords[:, 0].astype(np.int64)
-        c = coords[:, 1].astype(np.int64)
-        outside = (r < 0) | (r >= rows) | (c < 0) | (c >= cols)
+            names = ", ".join(axes[:-1]) + " or " + axes[-1]
+            raise ValueError(f"pixel mask {bad} has a non-integer {names}")
+        where = coords.astype(np.int64)
+        outside = ((where < 0) | (where >= np.array(shape))).any(axis=1)
         if np.any(outside):
             first = int(np.flatnonzero(outside)[0])
             raise ValueError(
-                f"pixel mask {int(owner[first])} has pixel (row {r[first]}, column {c[first]}) "
-                f"outside the {rows} x {cols} frame"
+                f"pixel mask {int(owner[first])} has pixel {_pixel_text(axes, where[first])} "
+                f"outside the {_shape_text(shape)}"
             )
-        pixel = r * cols + c
-        key = np.sort(owner * (rows * cols) + pixel)
+        pixels = _num_pixels(shape)
+        pixel = np.ravel_multi_index(tuple(where.T), shape) if n else np.empty(0, np.int64)
+        key = np.sort(owner * pixels + pixel)
         repeated = np.flatnonzero(key[1:] == key[:-1])
         if repeated.size:
-            dup = int(key[repeated[0]])
-            roi, pix = divmod(dup, rows * cols)
+            roi, pix = divmod(int(key[repeated[0]]), pixels)
             raise ValueError(
-                f"pixel mask {roi} lists pixel (row {pix // cols}, column {pix % cols}) "
+                f"pixel mask {roi} lists pixel {_pixel_text(axes, np.unravel_index(pix, shape))} "
                 "more than once"
             )
         matrix = sparse.csc_matrix(
-            (flat[:, 2], (pixel, owner)), shape=(rows * cols, n), dtype=np.float64
+            (flat[:, -1], (pixel, owner)), shape=(pixels, n), dtype=np.float64
         )
-        return cls(matrix, (rows, cols))
+        return cls(matrix, shape)
 
     # -- accessors --------------------------------------------------------------
 
@@ -297,6 +326,42 @@ class RoiMasks:
 
     def __len__(self) -> int:
         return self.num_rois
+
+    @property
+    def is_volumetric(self) -> bool:
+        """True for masks over ``(rows, columns, planes)`` volumes."""
+        return len(self.frame_shape) == 3
+
+    @property
+    def num_planes(self) -> int:
+        """Number of planes (1 for planar masks)."""
+        return self.frame_shape[2] if self.is_volumetric else 1
+
+    def select_plane(self, plane_index: int) -> RoiMasks:
+        """Planar ``(rows, columns)`` masks of every ROI cut to plane ``plane_index``.
+
+        ROIs that do not touch the plane keep an empty column.
+
+        Raises
+        ------
+        UnsupportedFeatureError
+            The masks are planar.
+        IndexError
+            No such plane (negative indices count from the end).
+        """
+        if not self.is_volumetric:
+            raise UnsupportedFeatureError("planar RoiMasks have no planes to select")
+        planes = self.frame_shape[2]
+        if isinstance(plane_index, (bool, np.bool_)) or not isinstance(plane_index, (int, np.integer)):
+            raise TypeError(f"plane_index must be an int, not {plane_index!r}")
+        if not -planes <= plane_index < planes:
+            raise IndexError(
+                f"plane_index={plane_index} is out of range: need -{planes} <= plane_index < {planes}"
+            )
+        # pixel = (row * columns + column) * planes + plane: one plane is every planes-th row
+        sub = self.matrix.tocsr()[int(plane_index) % planes :: planes].tocsc()
+        sub.sort_indices()
+        return RoiMasks._from_valid(sub, self.frame_shape[:2])
 
     def _columns(self, positions: Any) -> sparse.csc_matrix:
         if positions is None:
@@ -326,7 +391,7 @@ class RoiMasks:
         return np.diff(self.matrix.indptr).astype(np.int64)
 
     def to_image_masks(self, positions: Any = None) -> np.ndarray:
-        """Dense masks ``(rows, columns, n)``, float64.
+        """Dense masks ``(rows, columns, n)`` (``(rows, columns, planes, n)`` if volumetric), float64.
 
         Parameters
         ----------
@@ -334,21 +399,24 @@ class RoiMasks:
             ROI positions to convert; all by default.
         """
         sub = self._columns(positions)
-        rows, cols = self.frame_shape
-        return sub.toarray().reshape(rows, cols, sub.shape[1])
+        return sub.toarray().reshape(*self.frame_shape, sub.shape[1])
 
     def to_pixel_masks(self, positions: Any = None) -> list[np.ndarray]:
         """One ``(k, 3)`` float64 array of ``[row, column, weight]`` per ROI.
 
-        Pixels are listed in C order (by row, then column).
+        Volumetric masks give ``(k, 4)`` arrays of ``[row, column, plane, weight]``.
+        Pixels are listed in C order (by row, then column, then plane).
         """
         sub = self._columns(positions)
         if sub.shape[1] == 0:
             return []
-        cols = self.frame_shape[1]
-        flat = np.empty((sub.indices.size, 3), dtype=np.float64)
-        flat[:, 0], flat[:, 1] = np.divmod(sub.indices, cols)
-        flat[:, 2] = sub.data
+        dims = len(self.frame_shape)
+        flat = np.empty((sub.indices.size, dims + 1), dtype=np.float64)
+        if dims == 2:
+            flat[:, 0], flat[:, 1] = np.divmod(sub.indices, self.frame_shape[1])
+        else:
+            flat[:, :dims] = np.column_stack(np.unravel_index(sub.indices, self.frame_shape))
+        flat[:, dims] = sub.data
         return np.split(flat, sub.indptr[1:-1])
 
     def allclose(self, other: RoiMasks, rtol: float = 1e-05, atol: float = 1e-08) -> bool:
@@ -365,20 +433,32 @@ class RoiMasks:
         return bool(excess.nnz == 0 or excess.max() <= atol)
 
     def __repr__(self) -> str:
-        rows, cols = self.frame_shape
         return (
-            f"<RoiMasks: {self.num_rois} ROIs on a {rows} x {cols} frame, "
+            f"<RoiMasks: {self.num_rois} ROIs on a {_shape_text(self.frame_shape)}, "
             f"{self.matrix.nnz} weighted pixels>"
         )
 
 
-def _pixel_array(mask: Any, position: int) -> np.ndarray:
+def _pixel_layout(axes: tuple[str, ...], one: bool = False) -> str:
+    """``"(k, 3) arrays of [row, column, weight]"`` (``one``: "a ... array")."""
+    fields = ", ".join((*axes, "weight"))
+    kind = f"a (k, {len(axes) + 1}) array" if one else f"(k, {len(axes) + 1}) arrays"
+    return f"{kind} of [{fields}]"
+
+
+def _pixel_text(axes: tuple[str, ...], where: Any) -> str:
+    """``"(row 1, column 7)"``."""
+    return "(" + ", ".join(f"{axis} {int(v)}" for axis, v in zip(axes, where)) + ")"
+
+
+def _pixel_array(mask: Any, position: int, axes: tuple[str, ...] = _AXES[2]) -> np.ndarray:
     arr = np.asarray(mask, dtype=np.float64)
+    width = len(axes) + 1
     if arr.size == 0:
-        return np.empty((0, 3))
-    if arr.ndim != 2 or arr.shape[1] != 3:
+        return np.empty((0, width))
+    if arr.ndim != 2 or arr.shape[1] != width:
         raise ValueError(
-            f"pixel mask {position} must be a (k, 3) array of [row, column, weight], "
+            f"pixel mask {position} must be {_pixel_layout(axes, one=True)}, "
             f"got shape {arr.shape}"
         )
     return arr
@@ -406,6 +486,12 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
     ROI ids and background ids are separate sets: background components are
     never listed among the ROIs; their traces are ``name="background"``.
 
+    A volumetric reader sets ``is_volumetric = True`` and implements
+    :meth:`get_num_planes`; :meth:`get_frame_shape` stays ``(rows, columns)``
+    of one plane (as for imaging), its masks live on
+    :meth:`get_volume_shape` ``(rows, columns, planes)`` and
+    :meth:`select_plane` gives a planar view of one plane.
+
     roiextractors 0.10's names work too (``get_traces(start_frame=, end_frame=)``,
     ``get_property(key, ids=)``, ``set_property(..., ids=, description=)``,
     ``get_property_info``, ``get_roi_locations``), so neuroconv's ophys writers
@@ -417,6 +503,9 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
     _roi_index_cache: dict[Any, int] | None = None
     _background_index_cache: dict[Any, int] | None = None
 
+    #: True for readers whose masks live on ``(rows, columns, planes)`` volumes.
+    is_volumetric: bool = False
+
     # -- hooks for readers ------------------------------------------------------
 
     @abc.abstractmethod
@@ -425,7 +514,11 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
 
     @abc.abstractmethod
     def get_frame_shape(self) -> tuple[int, int]:
-        """``(rows, columns)`` of the imaging frame the masks live on."""
+        """``(rows, columns)`` of the imaging frame (of one plane) the masks live on."""
+
+    def get_num_planes(self) -> int:
+        """Number of planes of a volumetric segmentation (1 for planar ones)."""
+        return 1
 
     @abc.abstractmethod
     def get_trace_names(self) -> list[str]:
@@ -459,7 +552,10 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
         return None
 
     def get_images_dict(self) -> dict[str, np.ndarray]:
-        """Summary images ``(rows, columns)`` by name ("mean", "correlation", "max", ...)."""
+        """Summary images ``(rows, columns)`` by name ("mean", "correlation", "max", ...).
+
+        A volumetric reader's are ``(rows, columns, planes)``.
+        """
         return {}
 
     # -- ids --------------------------------------------------------------------
@@ -507,6 +603,27 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
         """Alias of :meth:`get_frame_shape`."""
         return self.get_frame_shape()
 
+    def get_volume_shape(self) -> tuple[int, int, int]:
+        """``(rows, columns, planes)`` of a volumetric segmentation.
+
+        Raises
+        ------
+        UnsupportedFeatureError
+            The segmentation is not volumetric.
+        """
+        if not self.is_volumetric:
+            raise UnsupportedFeatureError(
+                f"{type(self).__name__} is not volumetric; it has no volume shape"
+            )
+        rows, cols = self.get_frame_shape()
+        return (int(rows), int(cols), int(self.get_num_planes()))
+
+    def _mask_shape(self) -> tuple[int, ...]:
+        """The shape masks live on: the frame, or the volume when volumetric."""
+        if self.is_volumetric:
+            return self.get_volume_shape()
+        return tuple(int(v) for v in self.get_frame_shape())
+
     # -- masks ------------------------------------------------------------------
 
     def _check_masks(self, masks: Any, count: int, hook: str) -> RoiMasks:
@@ -515,7 +632,7 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
                 f"{type(self).__name__}.{hook}() returned {type(masks).__name__}, "
                 "expected RoiMasks (a bug in the reader)"
             )
-        frame = tuple(int(v) for v in self.get_frame_shape())
+        frame = self._mask_shape()
         if masks.num_rois != count or masks.frame_shape != frame:
             raise RuntimeError(
                 f"{type(self).__name__}.{hook}() returned {masks.num_rois} masks on a "
@@ -552,11 +669,14 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
         return masks.select(self._positions(roi_ids))
 
     def get_roi_image_masks(self, roi_ids: Any = None) -> np.ndarray:
-        """Dense masks ``(rows, columns, n)``, float64."""
+        """Dense masks ``(rows, columns, n)``, float64 (``(rows, columns, planes, n)`` if volumetric)."""
         return self.get_roi_masks(roi_ids).to_image_masks()
 
     def get_roi_pixel_masks(self, roi_ids: Any = None) -> list[np.ndarray]:
-        """One ``(k, 3)`` float64 array of ``[row, column, weight]`` per ROI."""
+        """One ``(k, 3)`` float64 array of ``[row, column, weight]`` per ROI.
+
+        Volumetric: ``(k, 4)`` arrays of ``[row, column, plane, weight]``.
+        """
         return self.get_roi_masks(roi_ids).to_pixel_masks()
 
     def get_background_masks(self, background_ids: Any = None) -> RoiMasks:
@@ -573,7 +693,7 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
                 raise UnsupportedFeatureError(
                     f"{type(self).__name__} has background components but no masks for them"
                 )
-            masks = RoiMasks.empty(self.get_frame_shape())
+            masks = RoiMasks.empty(self._mask_shape())
         if background_ids is None:
             return masks.copy()
         return masks.select(self._positions(background_ids, background=True))
@@ -822,17 +942,34 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
         """
         return SampleSlicedSegmentationExtractor(self, start_sample, end_sample)
 
+    def select_plane(self, plane_index: int) -> PlaneSegmentationExtractor:
+        """A lazy planar view of plane ``plane_index`` of a volumetric segmentation.
+
+        It holds the ROIs (and background components) whose masks touch the
+        plane, with their ids, their masks cut to the plane, their traces and
+        properties, and each ``(rows, columns, planes)`` image's slice.
+
+        Raises
+        ------
+        UnsupportedFeatureError
+            The segmentation is not volumetric.
+        IndexError
+            No such plane (negative indices count from the end).
+        """
+        return PlaneSegmentationExtractor(self, plane_index)
+
     # -- repr -------------------------------------------------------------------
 
     def _describe(self) -> str:
-        rows, cols = self.get_frame_shape()
+        shape = self._mask_shape()
+        where = " x ".join(map(str, shape)) + (" volume" if self.is_volumetric else " frame")
         background = self.get_num_background_components()
         extra = f" (+{background} background)" if background else ""
         names = ", ".join(self.get_trace_names()) or "none"
         fs = self.get_sampling_frequency()
         rate = "an unknown rate" if fs is None else f"{fs:g} Hz"
         return (
-            f"{self.get_num_rois()} ROIs{extra} on a {rows} x {cols} frame, "
+            f"{self.get_num_rois()} ROIs{extra} on a {where}, "
             f"{self.get_num_samples()} samples at {rate}, traces: {names}"
         )
 
@@ -847,6 +984,13 @@ class _SegmentationView(SegmentationExtractor):
 
     def get_frame_shape(self) -> tuple[int, int]:
         return self._parent.get_frame_shape()
+
+    @property
+    def is_volumetric(self) -> bool:  # type: ignore[override]
+        return self._parent.is_volumetric
+
+    def get_num_planes(self) -> int:
+        return self._parent.get_num_planes()
 
     def get_num_samples(self) -> int:
         return self._parent.get_num_samples()
@@ -1002,3 +1146,100 @@ class SampleSlicedSegmentationExtractor(_SegmentationView):
             f"{super()._describe()}; samples {self._start}:{self._end} of "
             f"{type(self._parent).__name__}"
         )
+
+
+class PlaneSegmentationExtractor(_SegmentationView):
+    """A lazy planar view of one plane of a volumetric segmentation extractor.
+
+    Made by :meth:`SegmentationExtractor.select_plane`. Holds the ROIs and
+    background components whose masks have a nonzero pixel in the plane, in
+    the parent's order and with the parent's ids; masks are cut to the plane
+    (``(rows, columns)``), traces and properties are the parent's for those
+    ROIs, and images of shape ``(rows, columns, planes)`` become their slice
+    (other images are kept). Time is the parent's.
+
+    Parameters
+    ----------
+    parent : SegmentationExtractor
+        A volumetric extractor.
+    plane_index : int
+        ``-planes <= plane_index < planes``.
+    """
+
+    is_volumetric = False  # type: ignore[assignment]
+
+    def __init__(self, parent: SegmentationExtractor, plane_index: int) -> None:
+        if not isinstance(parent, SegmentationExtractor):
+            raise TypeError(
+                f"parent must be a SegmentationExtractor, not {type(parent).__name__}"
+            )
+        if not parent.is_volumetric:
+            raise UnsupportedFeatureError(
+                f"{type(parent).__name__} is not volumetric; it has no planes to select"
+            )
+        planes = parent.get_num_planes()
+        if isinstance(plane_index, (bool, np.bool_)) or not isinstance(plane_index, (int, np.integer)):
+            raise TypeError(f"plane_index must be an int, not {plane_index!r}")
+        if not -planes <= plane_index < planes:
+            raise IndexError(
+                f"plane_index={plane_index} is out of range: need -{planes} <= plane_index < {planes}"
+            )
+        self._parent = parent
+        self._plane = int(plane_index) % planes
+        self.source = parent.source
+        plane_masks = parent._masks().select_plane(self._plane)
+        self._positions_in_parent = np.flatnonzero(plane_masks.pixel_counts()).astype(np.intp)
+        self._plane_masks = plane_masks.select(self._positions_in_parent)
+        all_ids = parent.get_roi_ids()
+        self._roi_ids = [all_ids[i] for i in self._positions_in_parent.tolist()]
+        background = parent._background_masks()
+        if background is None:
+            self._background_positions = np.arange(parent.get_num_background_components(), dtype=np.intp)
+            self._plane_background = None
+        else:
+            cut = background.select_plane(self._plane)
+            self._background_positions = np.flatnonzero(cut.pixel_counts()).astype(np.intp)
+            self._plane_background = cut.select(self._background_positions)
+        all_background = parent.get_background_ids()
+        self._background_ids = [all_background[i] for i in self._background_positions.tolist()]
+
+    @property
+    def plane_index(self) -> int:
+        """The plane of the parent this view shows."""
+        return self._plane
+
+    def get_num_planes(self) -> int:
+        return 1
+
+    def get_roi_ids(self) -> list[Any]:
+        return list(self._roi_ids)
+
+    def get_background_ids(self) -> list[Any]:
+        return list(self._background_ids)
+
+    def _get_roi_masks(self) -> RoiMasks:
+        return self._plane_masks.copy()
+
+    def _get_background_masks(self) -> RoiMasks | None:
+        return None if self._plane_background is None else self._plane_background.copy()
+
+    def _read_traces(
+        self, name: str, positions: np.ndarray, start: int, end: int
+    ) -> np.ndarray:
+        mapping = self._background_positions if name == "background" else self._positions_in_parent
+        return self._parent._traces_at(name, mapping[positions], start, end)
+
+    def get_images_dict(self) -> dict[str, np.ndarray]:
+        volume = self._parent.get_volume_shape()
+        return {
+            name: image[..., self._plane].copy() if image.shape == volume else image
+            for name, image in self._parent.get_images_dict().items()
+        }
+
+    def _property_store(self) -> dict[str, np.ndarray]:
+        inherited = self._parent._property_store()
+        subset = {key: values[self._positions_in_parent] for key, values in inherited.items()}
+        return {**subset, **self._own_properties()}
+
+    def _describe(self) -> str:
+        return f"{super()._describe()}; plane {self._plane} of {type(self._parent).__name__}"

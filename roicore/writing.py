@@ -370,6 +370,8 @@ def write(
         Unknown format, or a format that writes the other kind of data.
     UnsupportedFeatureError
         ``append=True`` for a writer that does not declare the ``"append"`` capability.
+        A volumetric segmentation given to a writer that does not declare
+        ``"volumetric"`` among its capabilities.
     """
     from roicore.imaging import ImagingExtractor
     from roicore.segmentation import SegmentationExtractor
@@ -390,6 +392,16 @@ def write(
                 f"declare the {APPEND!r} capability); write to a new path, or pass overwrite=True to replace the file"
             )
         options["append"] = True
+    if (
+        isinstance(extractor, SegmentationExtractor)
+        and extractor.is_volumetric
+        and "volumetric" not in contribution.spec.capabilities
+    ):
+        raise UnsupportedFeatureError(
+            f"{final}: writer {contribution.qualified_id} does not declare 'volumetric' and cannot write the "
+            f"volumetric {type(extractor).__name__} ({extractor.get_num_planes()} planes); write one "
+            "plane at a time with select_plane(i)"
+        )
     writer = contribution.spec.load_writer()
     target = WriteTarget(final, overwrite=overwrite, append=append)
     try:

@@ -147,7 +147,8 @@ def test_allclose() -> None:
     "matrix, frame_shape, message",
     [
         (sparse.csc_matrix((12, 2)), (3, 5), "15 pixels"),
-        (sparse.csc_matrix((12, 2)), (3, 4, 1), "frame_shape"),
+        (sparse.csc_matrix((12, 2)), (3, 4, 1, 1), "frame_shape"),
+        (sparse.csc_matrix((12, 2)), (3, 5, 1), "15 pixels"),
         (sparse.csc_matrix((12, 2)), (3, 0), "frame_shape"),
         (sparse.csc_matrix((12, 2)), (3.0, 4), "frame_shape"),
         (sparse.csc_matrix(np.array([[-1.0], [0], [0], [0]])), (2, 2), "negative"),

@@ -76,7 +76,10 @@ def describe(extractor: Any) -> list[str]:
         lines.append(f"dtype:      {extractor.get_dtype()}")
     else:
         lines.append("kind:       segmentation")
-        lines.append(f"frame:      {extractor.get_frame_shape()} (rows, columns)")
+        if extractor.is_volumetric:
+            lines.append(f"volume:     {extractor.get_volume_shape()} (rows, columns, planes)")
+        else:
+            lines.append(f"frame:      {extractor.get_frame_shape()} (rows, columns)")
         lines.append(f"samples:    {n}")
         lines.append(f"ROIs:       {extractor.get_num_rois()}")
         background = extractor.get_background_ids()

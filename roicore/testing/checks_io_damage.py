@@ -60,7 +60,7 @@ def _inconsistent(extractor: Any) -> str | None:
 
     if not isinstance(extractor, SegmentationExtractor):
         return None
-    frame = tuple(extractor.get_frame_shape())
+    frame = tuple(extractor.get_volume_shape() if extractor.is_volumetric else extractor.get_frame_shape())
     wrong = {name: np.shape(image) for name, image in extractor.get_images_dict().items() if np.shape(image) != frame}
     if wrong:
         return f"read without error, but images {wrong} do not have the frame shape {frame}: a wrong-size array was accepted"

@@ -36,6 +36,10 @@ def metadata(case):
     shape = x.get_frame_shape()
     expect(isinstance(shape, tuple) and tuple(shape) == truth.frame_shape, f"get_frame_shape() is {shape!r}, expected {truth.frame_shape}")
     expect(x.get_image_shape() == shape, "get_image_shape() differs from get_frame_shape()")
+    expect(bool(x.is_volumetric) == truth.is_volumetric, f"is_volumetric is {x.is_volumetric}, expected {truth.is_volumetric}")
+    planes = x.get_num_planes()
+    expected_planes = truth.mask_shape[2] if truth.is_volumetric else 1
+    expect(type(planes) is int and planes == expected_planes, f"get_num_planes() is {planes!r}, expected {expected_planes}")
     n = x.get_num_samples()
     expect(isinstance(n, (int, np.integer)) and n == truth.num_samples, f"get_num_samples() is {n!r}, expected {truth.num_samples}")
     expect_rate(x.get_sampling_frequency(), truth.sampling_frequency)
@@ -56,21 +60,25 @@ def ids(case):
 
 @_segmentation_check("segmentation.masks")
 def masks(case):
-    """Image masks equal the truth; pixel masks describe the same pixels, inside the frame, weights >= 0."""
+    """Image masks equal the truth; pixel masks describe the same pixels, inside the frame, weights >= 0.
+
+    Volumetric: image masks ``(rows, columns, planes, n)``, pixel masks ``[row, column, plane, weight]``.
+    """
     x, truth = case.extractor, case.truth
     image = x.get_roi_image_masks()
     expect_equal_arrays(image, truth.image_masks.astype(image.dtype), "get_roi_image_masks()", rtol=truth.rtol, atol=1e-12, check_dtype=False)
     pixel = x.get_roi_pixel_masks()
-    expect(len(pixel) == image.shape[2], f"{len(pixel)} pixel masks for {image.shape[2]} ROIs")
-    rows, columns = truth.frame_shape
+    expect(len(pixel) == image.shape[-1], f"{len(pixel)} pixel masks for {image.shape[-1]} ROIs")
+    shape = truth.mask_shape
+    width = len(shape) + 1
     for index, mask in enumerate(pixel):
-        expect(mask.ndim == 2 and mask.shape[1] == 3, f"pixel mask {index} has shape {mask.shape}, expected (k, 3)")
-        r, c, w = mask[:, 0].astype(int), mask[:, 1].astype(int), mask[:, 2]
-        expect(bool(np.all((r >= 0) & (r < rows) & (c >= 0) & (c < columns))), f"pixel mask {index} has pixels outside the frame")
+        expect(mask.ndim == 2 and mask.shape[1] == width, f"pixel mask {index} has shape {mask.shape}, expected (k, {width})")
+        where, w = mask[:, :-1].astype(int), mask[:, -1]
+        expect(bool(np.all((where >= 0) & (where < np.array(shape)))), f"pixel mask {index} has pixels outside the frame")
         expect(bool(np.all(w >= 0)), f"pixel mask {index} has negative weights")
-        rebuilt = np.zeros((rows, columns))
-        rebuilt[r, c] = w
-        expect_equal_arrays(rebuilt, image[:, :, index].astype(np.float64), f"pixel mask {index} vs image mask {index}", rtol=1e-6, atol=1e-12)
+        rebuilt = np.zeros(shape)
+        rebuilt[tuple(where.T)] = w
+        expect_equal_arrays(rebuilt, image[..., index].astype(np.float64), f"pixel mask {index} vs image mask {index}", rtol=1e-6, atol=1e-12)
 
 
 @_segmentation_check("segmentation.traces")
@@ -180,13 +188,43 @@ def views(case):
     subset = x.select_rois(chosen)
     expect(list(subset.get_roi_ids()) == chosen, f"select_rois ids {list(subset.get_roi_ids())}, expected {chosen}")
     expect_equal_arrays(subset.get_traces(name=name), full[:, positions], "select_rois(...).get_traces()", rtol=1e-12)
-    expect_equal_arrays(subset.get_roi_image_masks(), x.get_roi_image_masks()[:, :, positions], "select_rois(...) masks", rtol=1e-12)
+    expect_equal_arrays(subset.get_roi_image_masks(), x.get_roi_image_masks()[..., positions], "select_rois(...) masks", rtol=1e-12)
     n = truth.num_samples
     a, b = n // 4, n - n // 4
     window = x.slice_samples(a, b)
     expect(window.get_num_samples() == b - a, f"slice_samples({a}, {b}) has {window.get_num_samples()} samples")
     expect_equal_arrays(window.get_traces(name=name), full[a:b], f"slice_samples({a}, {b}).get_traces()", rtol=1e-12)
     expect_equal_arrays(window.get_timestamps(), x.get_timestamps(a, b), "slice_samples timestamps", rtol=1e-12, check_dtype=False)
+
+
+@_segmentation_check("segmentation.planes", depends_on=("segmentation.masks",))
+def planes(case):
+    """Volumetric readers declare it and select_plane(k) holds the ROIs touching plane k, cut to it; others raise UnsupportedFeatureError."""
+    from roicore.errors import UnsupportedFeatureError
+
+    x, truth = case.extractor, case.truth
+    if truth.is_volumetric:
+        expect("volumetric" in case.capabilities, "the reader returns volumetric masks but does not declare 'volumetric'")
+        ids = list(truth.roi_ids)
+        for plane in range(truth.mask_shape[2]):
+            cut = truth.image_masks[:, :, plane, :]
+            touching = np.flatnonzero(cut.any(axis=(0, 1)))
+            view = x.select_plane(plane)
+            expect(list(view.get_roi_ids()) == [ids[i] for i in touching],
+                   f"select_plane({plane}) has ROIs {list(view.get_roi_ids())[:10]}, expected those touching the plane")
+            expect_equal_arrays(view.get_roi_image_masks(), cut[:, :, touching].astype(np.float64), f"select_plane({plane}) masks",
+                                rtol=truth.rtol, atol=1e-12, check_dtype=False)
+            for name, image in truth.images.items():
+                expect_equal_arrays(np.asarray(view.get_image(name)), image[..., plane].astype(np.float64),
+                                    f"select_plane({plane}) image {name!r}", rtol=truth.rtol, atol=1e-9, check_dtype=False)
+        return
+    try:
+        x.select_plane(0)
+    except UnsupportedFeatureError:
+        return
+    except Exception as exc:
+        case.fail(f"select_plane on a planar segmentation raised {type(exc).__name__}, expected UnsupportedFeatureError")
+    case.fail("select_plane on a planar segmentation did not raise UnsupportedFeatureError")
 
 
 @check("segmentation.images.copy", component="segmentation", subject="reader-sample", kinds=SEGMENTATION,

@@ -58,7 +58,9 @@ class SegmentationTruth:
     roi_ids : list
         In the order the reader must report them.
     image_masks : ndarray
-        ``(rows, columns, n_rois)`` float weights.
+        ``(rows, columns, n_rois)`` float weights; ``(rows, columns, planes,
+        n_rois)`` for a volumetric segmentation (images are then
+        ``(rows, columns, planes)``).
     traces : dict of str to ndarray
         Trace name -> ``(time, n_rois)``; exactly the names that must exist (besides "background").
     sampling_frequency : float or None
@@ -95,6 +97,15 @@ class SegmentationTruth:
     @property
     def frame_shape(self) -> tuple[int, int]:
         return tuple(self.image_masks.shape[:2])  # type: ignore[return-value]
+
+    @property
+    def mask_shape(self) -> tuple[int, ...]:
+        """The frame, or ``(rows, columns, planes)`` when volumetric."""
+        return tuple(self.image_masks.shape[:-1])
+
+    @property
+    def is_volumetric(self) -> bool:
+        return self.image_masks.ndim == 4
 
 
 @dataclass

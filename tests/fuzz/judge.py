@@ -68,7 +68,7 @@ def signature(reading: Reading) -> tuple[Any, ...]:
     if reading.kind == "imaging":
         return (reading.reader, meta["shape"], meta["dtype"], meta["volumetric"])
     images = sorted(name for name in reading.arrays if name.startswith("image:"))
-    return (reading.reader, meta["roi_ids"], meta["frame_shape"], meta["num_samples"], sorted(meta["trace_names"]),
+    return (reading.reader, meta["roi_ids"], meta["mask_shape"], meta["num_samples"], sorted(meta["trace_names"]),
             images, meta["background_ids"], sorted(meta["property_keys"]))
 
 
@@ -109,16 +109,18 @@ def _segmentation_inconsistencies(reading: Reading) -> list[str]:
     meta, arrays = reading.meta, reading.arrays
     ids, n, t = meta["roi_ids"], meta["num_rois"], meta["num_samples"]
     rows, columns = meta["frame_shape"]
+    shape = tuple(meta["mask_shape"])
     background = len(meta["background_ids"])
     problems = []
     if len(ids) != n or len(set(map(repr, ids))) != n:
         problems.append(f"{n} ROIs but roi ids {ids!r}")
-    if min(rows, columns) < 1 or t < 0:
-        problems.append(f"frame shape {meta['frame_shape']} or {t} samples are not sizes")
-    problems += _shape_problem("get_roi_image_masks()", arrays["masks"], (rows, columns, n))
-    if len(meta["pixel_mask_shapes"]) != n or any(len(s) != 2 or s[1] != 3 for s in meta["pixel_mask_shapes"]):
+    if min(shape) < 1 or t < 0 or shape[:2] != (rows, columns):
+        problems.append(f"frame shape {meta['frame_shape']} (masks on {shape}) or {t} samples are not sizes")
+    problems += _shape_problem("get_roi_image_masks()", arrays["masks"], (*shape, n))
+    width = len(shape) + 1  # [row, column, (plane,) weight]
+    if len(meta["pixel_mask_shapes"]) != n or any(len(s) != 2 or s[1] != width for s in meta["pixel_mask_shapes"]):
         problems.append(f"get_roi_pixel_masks() gave shapes {meta['pixel_mask_shapes']} for {n} ROIs")
-    problems += _shape_problem("get_background_image_masks()", arrays["background_masks"], (rows, columns, background))
+    problems += _shape_problem("get_background_image_masks()", arrays["background_masks"], (*shape, background))
     problems += _shape_problem("get_timestamps()", arrays["timestamps"], (t,))
     if len(set(meta["trace_names"])) != len(meta["trace_names"]):
         problems.append(f"repeated trace names {meta['trace_names']}")
@@ -129,7 +131,7 @@ def _segmentation_inconsistencies(reading: Reading) -> list[str]:
             if array.dtype.kind != "f":
                 problems.append(f"get_traces(name={name[6:]!r}) has dtype {array.dtype}, not float")
         elif name.startswith("image:"):
-            problems += _shape_problem(f"image {name[6:]!r}", array, (rows, columns))
+            problems += _shape_problem(f"image {name[6:]!r}", array, shape)
         # one row per ROI; a row may be a vector (suite2p's iscell pairs, centroids)
         elif name.startswith("property:") and (array.ndim < 1 or array.shape[0] != n):
             problems.append(f"property {name[9:]!r} has shape {array.shape} for {n} ROIs")

@@ -172,6 +172,8 @@ def _read_segmentation(x: Any, reader: str) -> Reading:
         "roi_ids": _plain(list(x.get_roi_ids())),
         "num_rois": int(x.get_num_rois()),
         "frame_shape": _plain(tuple(x.get_frame_shape())),
+        # volumetric masks and images live on (rows, columns, planes)
+        "mask_shape": _plain(tuple(x.get_volume_shape() if x.is_volumetric else x.get_frame_shape())),
         "num_samples": int(x.get_num_samples()),
         "sampling_frequency": x.get_sampling_frequency(),
         "trace_names": names,

@@ -38,9 +38,10 @@ def roicore_readers() -> list[ReaderSpec]:
             sniff=f"{_PACKAGE}.sniff:sniff_folder",
             directory=("plane*/stat.npy",),
             install_hint=_HINT,
-            capabilities=_SEGMENTATION_CAPABILITIES,
+            capabilities=(*_SEGMENTATION_CAPABILITIES, "volumetric"),
             samples=f"{_PACKAGE}.samples:make_folder_samples",
-            description="suite2p output folder of planeN folders (choose with plane=N or plane='combined')",
+            description="suite2p output folder of planeN folders (choose with plane=N or plane='combined', "
+                        "or all as one volume with plane='volume')",
         ),
         ReaderSpec(
             id="suite2p-binary",

@@ -10,6 +10,8 @@ Examples
 >>> with roicore.open("suite2p/plane0") as seg:                 # doctest: +SKIP
 ...     raw, neuropil = seg.get_traces(name="raw"), seg.get_traces(name="neuropil")
 >>> seg = roicore.open("suite2p", plane=1)                       # doctest: +SKIP
+>>> volume = roicore.open("suite2p", plane="volume")             # doctest: +SKIP
+>>> volume.get_volume_shape(), volume.select_plane(1).get_num_rois()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def resolve_plane_folder(path: Path, plane: int | str | None) -> Path:
     plane : int, "combined" or None
         None: the folder itself when it is a plane folder; in a suite2p folder
         its only plane, or ``combined`` when there are several planes.
+        (``"volume"`` is handled by :class:`Suite2pSegmentationExtractor` before this.)
 
     Raises
     ------
@@ -73,7 +76,8 @@ def resolve_plane_folder(path: Path, plane: int | str | None) -> Path:
             return next(iter(planes.values()))
         if combined.is_dir():
             return combined
-        raise ValueError(f"{path} holds {len(planes)} planes and no combined folder: choose one with plane= (one of {choices})")
+        raise ValueError(f"{path} holds {len(planes)} planes and no combined folder: choose one with plane= (one of {choices}), "
+                         "or read them all as one volume with plane='volume'")
     if plane == "combined":
         if not combined.is_dir():
             raise ValueError(f"{path} has no combined folder; plane= may be one of {choices}")
@@ -93,9 +97,13 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
     folder_path : path-like
         A plane folder (``suite2p/plane0``), a ``combined`` folder, or the
         ``suite2p`` folder above them.
-    plane : int or "combined", optional
+    plane : int, "combined" or "volume", optional
         In a ``suite2p`` folder, which plane folder to read (see
-        :func:`resolve_plane_folder`).
+        :func:`resolve_plane_folder`); ``"volume"`` reads every ``planeN``
+        folder as one volumetric segmentation and returns a
+        :class:`~roicore_suite2p.volume.Suite2pVolumeSegmentationExtractor`
+        (ROI ``i`` of plane ``k`` gets id ``n_0 + ... + n_{k-1} + i``, and the
+        properties ``plane`` = k and ``plane_roi`` = i).
     sampling_frequency : float, optional
         Overrides ``fs`` from the settings (which always loses to it).
 
@@ -121,6 +129,14 @@ class Suite2pSegmentationExtractor(SegmentationExtractor):
     """
 
     sniff = staticmethod(sniff_folder)
+
+    def __new__(cls, *args: Any, plane: int | str | None = None, **kwargs: Any) -> Any:
+        if cls is Suite2pSegmentationExtractor and isinstance(plane, str) and plane == "volume":
+            # a different class, so __init__ below is not run on it; it pickles as itself
+            from roicore_suite2p.volume import Suite2pVolumeSegmentationExtractor
+
+            return Suite2pVolumeSegmentationExtractor(*args, **kwargs)
+        return super().__new__(cls, *args, plane=plane, **kwargs)
 
     def __init__(
         self,

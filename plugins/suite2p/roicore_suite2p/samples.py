@@ -16,7 +16,9 @@ images: no neuropil, spikes, classifier or cropped images).
 
 Folder samples: ``multiplane-plane1`` (``plane=1`` of a three-plane folder),
 ``multiplane-combined`` (the same folder without ``plane=``: its
-``combined`` folder, made from the planes as suite2p's ``combined()`` does), ``single-plane-v1``.
+``combined`` folder, made from the planes as suite2p's ``combined()`` does),
+``multiplane-volume`` (the same folder with ``plane="volume"``: the three
+planes as one volumetric segmentation), ``single-plane-v1``.
 
 Binary samples: ``data-bin-v0``, ``data-raw-bin-v1``, ``data-chan2-bin-no-nframes``.
 """
@@ -34,7 +36,7 @@ import numpy as np
 from roicore.testing.samples import ImagingTruth, Sample, SegmentationTruth
 
 __all__ = ["PlaneContent", "make_plane_content", "combine_planes", "write_plane", "make_plane_samples", "make_folder_samples",
-           "make_binary_samples"]
+           "make_binary_samples", "plane_truth", "volume_truth"]
 
 _TRACE_FILES = {"raw": "F", "neuropil": "Fneu", "deconvolved": "spks", "raw_chan2": "F_chan2",
                 "neuropil_chan2": "Fneu_chan2"}
@@ -274,6 +276,30 @@ def _truth(content: PlaneContent, properties: dict[str, np.ndarray], absent: tup
     )
 
 
+def volume_truth(planes: list[PlaneContent]) -> SegmentationTruth:
+    """What ``plane="volume"`` must return for equally sized planes: plane k's ROIs at plane index k, in plane order."""
+    truths = [plane_truth(plane) for plane in planes]
+    counts = [len(plane.rois) for plane in planes]
+    masks = np.zeros((*planes[0].frame_shape, len(planes), sum(counts)))
+    start = 0
+    for k, truth in enumerate(truths):
+        masks[:, :, k, start:start + counts[k]] = truth.image_masks
+        start += counts[k]
+    properties = {key: np.concatenate([truth.properties[key] for truth in truths]) for key in truths[0].properties}
+    properties["plane"] = np.repeat(np.arange(len(planes)), counts)
+    properties["plane_roi"] = np.concatenate([np.arange(n) for n in counts])
+    return SegmentationTruth(
+        roi_ids=list(range(sum(counts))),
+        image_masks=masks,
+        traces={name: np.concatenate([truth.traces[name] for truth in truths], axis=1) for name in truths[0].traces},
+        sampling_frequency=planes[0].rate,
+        num_samples=planes[0].frames,
+        images={name: np.stack([truth.images[name] for truth in truths], axis=-1) for name in truths[0].images},
+        properties=properties,
+        absent_properties=truths[0].absent_properties,
+    )
+
+
 def make_plane_samples(folder: Path) -> list[Sample]:
     """Plane folders in both layouts, with and without optional files."""
     cases = [
@@ -303,6 +329,7 @@ def make_folder_samples(folder: Path) -> list[Sample]:
     return [
         Sample("multiplane-plane1", root, plane_truth(planes[1]), reader_kwargs={"plane": 1}),
         Sample("multiplane-combined", root, plane_truth(combined)),
+        Sample("multiplane-volume", root, volume_truth(planes), reader_kwargs={"plane": "volume"}),
         Sample("single-plane-v1", single_root, plane_truth(single)),
     ]
 
