@@ -19,7 +19,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(PLUGINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=70.1" wheel
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,docs]' $(foreach dir,$(PLUGIN_DIRS),-e '$(dir)[test]')
+# setuptools prints an informational "Editable installation" notice per editable package, which pip
+# shows as a warning block; it is no warning about this project, so it is filtered out here alone
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,docs]' $(foreach dir,$(PLUGIN_DIRS),-e '$(dir)[test]')
 	touch $(STAMP)
 
 demo: install
