@@ -395,6 +395,10 @@ def make_imaging_samples(folder: Path) -> list[Sample]:
 # -- writer samples ------------------------------------------------------------------
 
 
+# the writer warns about files without a Subject (nwbinspector: CRITICAL); samples stand for a real session
+_SUBJECT = {"Subject": {"subject_id": "sample-mouse", "species": "Mus musculus", "age": "P90D", "sex": "U"}}
+
+
 def make_segmentation_writer_samples(folder: Path) -> list[WriterSample]:
     """In-memory segmentations: every trace kind, background, images, string ids, pixel masks."""
     from roicore.memory import NumpySegmentationExtractor
@@ -412,8 +416,8 @@ def make_segmentation_writer_samples(folder: Path) -> list[WriterSample]:
     named = NumpySegmentationExtractor(blob_masks(rng, (6, 10), 3), 30.0, roi_ids=["a", "b", "c"],
                                        traces={"raw": _traces(rng, 8, 3)})
     return [
-        WriterSample("full", full, "full.nwb"),
-        WriterSample("pixel-masks-string-ids", named, "named.nwb", options={"mask_type": "pixel"}),
+        WriterSample("full", full, "full.nwb", options={"metadata": _SUBJECT}),
+        WriterSample("pixel-masks-string-ids", named, "named.nwb", options={"mask_type": "pixel", "metadata": _SUBJECT}),
     ]
 
 
@@ -425,6 +429,6 @@ def make_imaging_writer_samples(folder: Path) -> list[WriterSample]:
     planar = NumpyImagingExtractor(rng.integers(0, 60000, (20, 11, 7), dtype=np.uint16), 30.0)
     volume = NumpyImagingExtractor(rng.normal(0, 1, (12, 5, 8, 3)).astype(np.float32), 4.0, volumetric=True)
     return [
-        WriterSample("uint16", planar, "video.nwb", options={"chunk_frames": 6}),
-        WriterSample("volume", volume, "volume.nwb"),
+        WriterSample("uint16", planar, "video.nwb", options={"chunk_frames": 6, "metadata": _SUBJECT}),
+        WriterSample("volume", volume, "volume.nwb", options={"metadata": _SUBJECT}),
     ]

@@ -47,7 +47,30 @@ __all__ = [
     "append_to_file",
     "RateRequiredError",
     "NameTakenError",
+    "MissingSubjectWarning",
 ]
+
+
+class MissingSubjectWarning(UserWarning):
+    """A new NWB file is written without a Subject.
+
+    roicore never invents one (species, age and sex are facts about the animal), but
+    nwbinspector reports a missing subject as CRITICAL and DANDI refuses such files, so
+    the writer says how to give it.
+    """
+
+
+def _warn_without_subject(final: Path, metadata: dict[str, Any]) -> None:
+    if metadata.get("Subject"):
+        return
+    from roicore.errors import cli_syntax_active
+
+    example = '{"Subject": {"subject_id": "mouse-1", "species": "Mus musculus", "age": "P90D", "sex": "F"}}'
+    how = (f"--writer-option metadata='{example}'" if cli_syntax_active()
+           else f"roicore.write(..., metadata={example})")
+    warnings.warn(MissingSubjectWarning(
+        f"{final}: written without a Subject; nwbinspector reports that as CRITICAL and DANDI refuses the file. "
+        f"Give the animal's metadata with {how}"), stacklevel=4)
 
 _RESERVED_COLUMNS = {"id", "image_mask", "pixel_mask", "voxel_mask", "pixel_mask_index", "voxel_mask_index",
                      "Accepted", "Rejected", "ROICentroids", "roi_name"}
@@ -490,6 +513,7 @@ def _write_file(extractor: Any, target: Any, add: Any, kind: str, metadata: dict
     names = list(extractor.get_trace_names()) if kind == "segmentation" else []
     images = list(extractor.get_images_dict()) if kind == "segmentation" else []
     meta = merge(default_metadata(extractor, kind=kind, trace_names=names, image_names=images), metadata or {})
+    _warn_without_subject(final, meta)
     nwbfile = _new_nwbfile(meta)
     add(extractor, nwbfile, meta, where=where, **options)
     with _quiet_suffix(), NWBHDF5IO(str(temporary), "w") as io:

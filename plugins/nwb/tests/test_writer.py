@@ -9,6 +9,7 @@ import roicore
 from roicore.memory import NumpyImagingExtractor, NumpySegmentationExtractor
 from roicore_nwb.samples import blob_masks, make_imaging_writer_samples, make_segmentation_writer_samples
 from roicore_nwb.writer import (
+    MissingSubjectWarning,
     NameTakenError,
     RateRequiredError,
     add_imaging_to_nwbfile,
@@ -37,9 +38,12 @@ def _serious(path):
 def test_nwbinspector_finds_nothing_serious(writer_samples, tmp_path, sample_id, full_metadata):
     pytest.importorskip("nwbinspector", reason="nwbinspector is in roicore-nwb's [test] extra")
     sample = writer_samples[sample_id]
-    path = roicore.write(sample.source, tmp_path / sample.filename, metadata=full_metadata, **sample.options)
+    options = {key: value for key, value in sample.options.items() if key != "metadata"}  # the sample's Subject
+    path = roicore.write(sample.source, tmp_path / sample.filename, metadata=full_metadata, **options)
     assert [(m.check_function_name, m.message) for m in _serious(path)] == []
-    default = roicore.write(sample.source, tmp_path / f"default-{sample.filename}", **sample.options)
+    with pytest.warns(MissingSubjectWarning, match=r"default-.*\.nwb: written without a Subject; nwbinspector reports "
+                                                   r"that as CRITICAL.*metadata=\{\"Subject\""):
+        default = roicore.write(sample.source, tmp_path / f"default-{sample.filename}", **options)
     assert {m.check_function_name for m in _serious(default)} <= METADATA_ONLY
 
 
