@@ -198,18 +198,18 @@ def test_known_format_hints_name_the_plugin_to_install():
 
 
 def test_no_reader_error_names_the_missing_plugin(site):
+    """With roicore-nwb absent (here: disabled, as an install without it would be), the error names it."""
     (site / "session.nwb").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
     records = run_python(site, """
 import json, roicore
 try:
     roicore.open("session.nwb")
 except roicore.errors.NoReaderFoundError as exc:
-    print(json.dumps({"message": str(exc), "installed": [r.name for r in roicore.plugins()]}))
-""")
-    if "roicore-nwb" in records["installed"]:
-        pytest.skip("roicore-nwb is installed here, so no hint is needed")
-    assert "looks like a Neurodata Without Borders (NWB) file: install its reader with pip install roicore-nwb" \
-        in records["message"]
+    print(json.dumps({"message": str(exc), "active": [r.name for r in roicore.plugins() if r.status == "active"]}))
+""", env={"ROICORE_DISABLE_PLUGINS": "roicore-nwb"})
+    assert "roicore-nwb" not in records["active"]
+    assert "Neurodata Without Borders (NWB)" in records["message"] and "roicore-nwb" in records["message"], \
+        records["message"]
 
 
 def test_discovery_reads_no_metadata_file_and_no_unrelated_entry_points(site):
