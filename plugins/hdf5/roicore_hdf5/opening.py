@@ -51,7 +51,8 @@ class NeedsArgumentError(RoicoreError, ValueError):
         self.path = None if path is None else str(path)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (h5py's run over several), or its type's name."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
@@ -69,7 +70,7 @@ def h5_errors(path: Path, what: str) -> Iterator[None]:
     except (RoicoreError, MemoryError):
         raise
     except Exception as exc:
-        raise CorruptFileError(f"{path}: {what} ({type(exc).__name__}: {_first_line(exc)}): the file is damaged", path=path) from None
+        raise CorruptFileError(f"{path}: {what} ({type(exc).__name__}: {first_line(exc)}): the file is damaged", path=path) from None
 
 
 def open_file(path: Path) -> Any:
@@ -96,7 +97,7 @@ def open_file(path: Path) -> Any:
         return h5py.File(path, "r")
     except Exception as exc:
         raise CorruptFileError(
-            f"{path} cannot be opened as HDF5 ({_first_line(exc)}): it is truncated, damaged or not HDF5",
+            f"{path} cannot be opened as HDF5 ({first_line(exc)}): it is truncated, damaged or not HDF5",
             path=path,
         ) from None
 
@@ -166,7 +167,7 @@ def _check_pixels(dataset: Any, path: Path) -> None:
     try:
         dtype = dataset.dtype
     except Exception as exc:
-        raise CorruptFileError(f"{path}: dataset {dataset.name} has an unreadable type ({_first_line(exc)})", path=path) from None
+        raise CorruptFileError(f"{path}: dataset {dataset.name} has an unreadable type ({first_line(exc)})", path=path) from None
     if dtype.kind == "c":
         raise UnsupportedFeatureError(f"{path}: dataset {dataset.name} holds complex numbers ({dtype}), not pixel values")
     if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:

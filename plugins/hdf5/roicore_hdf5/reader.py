@@ -31,17 +31,20 @@ from roicore.errors import CorruptFileError
 from roicore.imaging import ImagingExtractor
 
 from roicore_hdf5.layout import channel_names, check_axes, check_rate, label_axes, read_rate
-from roicore_hdf5.opening import ChannelNotFoundError, NeedsArgumentError, check_filters, choose_dataset, h5_errors, open_file
+from roicore_hdf5.opening import (
+    ChannelNotFoundError,
+    NeedsArgumentError,
+    check_filters,
+    choose_dataset,
+    first_line,
+    h5_errors,
+    open_file,
+)
 
 __all__ = ["Hdf5ImagingExtractor", "ROW_CACHE_BYTES"]
 
 #: the largest chunk row (one time-chunk of every frame) kept between reads
 ROW_CACHE_BYTES = 256 * 1024 * 1024
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _native(dtype: np.dtype) -> np.dtype:
@@ -243,7 +246,7 @@ class Hdf5ImagingExtractor(ImagingExtractor):
     def _read_failed(self, start: int, end: int, exc: BaseException) -> CorruptFileError:
         # h5py raises OSError (and others) for damaged chunks or a vanished file
         return CorruptFileError(
-            f"{self._path}: cannot read frames {start}..{end - 1} of dataset {self._name} ({_first_line(exc)})",
+            f"{self._path}: cannot read frames {start}..{end - 1} of dataset {self._name} ({first_line(exc)})",
             path=self._path,
         )
 
