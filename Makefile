@@ -8,6 +8,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
+# compiled parts of plugins are built by `pip install -e`: a change to them reinstalls
+PLUGIN_BUILD := $(wildcard plugins/*/setup.py plugins/*/*/*.c)
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
 STAMP := $(VENV)/.roicore-installed
 SPHINX_BUILD := $(BIN)/sphinx-build -W --keep-going -n -q -b html docs docs/_build/html
@@ -16,7 +18,7 @@ SPHINX_BUILD := $(BIN)/sphinx-build -W --keep-going -n -q -b html docs docs/_bui
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(PLUGINS)
+$(STAMP): pyproject.toml $(PLUGINS) $(PLUGIN_BUILD)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=70.1" wheel
 # setuptools prints an informational "Editable installation" notice per editable package, which pip

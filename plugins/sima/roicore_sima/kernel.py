@@ -13,6 +13,17 @@ float buffer that spills out of cache were 3-8x slower (numpy's transposes and
 casts into large buffers cost more than the product), so the kernel never
 transposes and never allocates per frame.
 
+**Integer videos of at most 16 bits** (uint8, int8, uint16, int16, bool) go
+through the compiled band pass :mod:`roicore_sima._bandpass` when it is built
+(it is, wherever a C compiler was at install time): frames in groups of four,
+each row's four sums side by side, the mean image summed exactly in int32 in
+the same pass that reads the frames. It measured 1.2-2.5x the numpy band pass
+below and makes the mean image nearly free (see
+``benchmarks/bench_extraction.py``). Its traces are bitwise those of the numpy
+pass: every row is summed in float32 in the same order, without fused
+multiply-adds. Every other video, and every video where the extension is
+missing, takes the numpy band pass:
+
 Frames are cut into **bands** of ``BAND_PIXELS`` consecutive pixels (rows of
 the image), and a block of frames is processed band by band: the band of a
 frame pair is converted into float32 (512 KiB), multiplied by the columns of
@@ -81,6 +92,11 @@ try:  # scipy's compiled kernel: y += A @ x into a caller's buffer, GIL released
 except ImportError:  # pragma: no cover - a future scipy without the private module
     _sparsetools_csr_matvec = None
 
+try:  # this package's compiled band pass for integer videos (optional at build time, see setup.py)
+    from roicore_sima import _bandpass
+except ImportError:  # pragma: no cover - installed where no C compiler was
+    _bandpass = None
+
 #: pixels per band: a frame pair's band in float32 (512 KiB), the band of the mean's partial sums
 #: and the band's weights stay in a 2 MiB L2 cache
 BAND_PIXELS = 2**16
@@ -95,6 +111,16 @@ FLOAT32_EXACT = 2**24
 TILE_PIXELS = 2**17
 #: frames per straight sum: 32-bit sums of 16-bit integers are exact for at least this many
 STRAIGHT_FRAMES = 2**15
+#: pixels per band of the compiled pass: four frames' band in float32 (512 KiB), the band's int32 sums
+#: and its weights stay in L2 (measured: 2**14-2**15 beat 2**16 by 5-15%)
+COMPILED_BAND_PIXELS = 2**15
+#: frames per group of the compiled pass (its four sums per row run side by side)
+COMPILED_GROUP = 4
+#: a band with at least this many weights per pixel is "dense": the compiled pass converts the
+#: frames' band into float32 once and gathers from that; sparser bands gather from the integers
+DENSE_WEIGHTS_PER_PIXEL = 1 / 8
+#: dtypes of the compiled pass
+COMPILED_DTYPES = frozenset(np.dtype(name) for name in ("bool", "uint8", "int8", "uint16", "int16"))
 
 
 def _fallback_matvec(
@@ -149,6 +175,11 @@ class Scratch:
     * ``missing``: int64 per pixel, non-finite values left out (float videos
       with any; else None).
 
+    With ``compiled=True`` (the compiled band pass, integer videos of at most
+    16 bits), ``partial`` is instead int32 ``(pixels,)``, added to by the
+    compiled pass straight from the frames, and moved into ``total`` before
+    it could overflow; the float buffer holds a group of frames' band.
+
     Parameters
     ----------
     pixels : int
@@ -157,14 +188,24 @@ class Scratch:
         The video's dtype.
     band : int, optional
         Pixels per band of the float buffer (the kernel's band); default ``BAND_PIXELS``.
+    compiled : bool
+        Buffers for the compiled band pass (``dtype`` must be in ``COMPILED_DTYPES``).
     """
 
-    def __init__(self, pixels: int, dtype: Any = np.float32, band: int | None = None) -> None:
+    def __init__(self, pixels: int, dtype: Any = np.float32, band: int | None = None, *, compiled: bool = False) -> None:
         self.pixels = int(pixels)
         self.dtype = np.dtype(dtype)
         self.mode, self.limit = mean_plan(self.dtype)
         self.band = max(1, min(int(band or BAND_PIXELS), self.pixels))
-        self._buffer = np.empty(PAIR * self.band, dtype=np.float32)
+        self.compiled = bool(compiled)
+        if self.compiled:
+            if self.dtype not in COMPILED_DTYPES:
+                raise ValueError(f"the compiled band pass takes {sorted(map(str, COMPILED_DTYPES))}, not {self.dtype}")
+            # int32 sums of values up to this magnitude stay exact for this many frames
+            self.limit = (2**31 - 1) // (1 if self.dtype.kind == "b" else max(-int(np.iinfo(self.dtype).min), int(np.iinfo(self.dtype).max)))
+            self._buffer = np.empty(COMPILED_GROUP * self.band, dtype=np.float32)
+        else:
+            self._buffer = np.empty(PAIR * self.band, dtype=np.float32)
         self._partial: np.ndarray | None = None
         self._total: np.ndarray | None = None
         self._tile: np.ndarray | None = None
@@ -181,10 +222,18 @@ class Scratch:
         return self._buffer[: PAIR * pixels].reshape(PAIR, pixels)
 
     @property
+    def gather_buffer(self) -> np.ndarray:
+        """The compiled pass's float32 buffer (a group of frames' band)."""
+        return self._buffer
+
+    @property
     def partial(self) -> np.ndarray:
-        """float32 partial sums ``(PAIR, pixels)``, zeros on first use."""
+        """Partial sums, zeros on first use: float32 ``(PAIR, pixels)``, or int32 ``(pixels,)`` when compiled."""
         if self._partial is None:
-            self._partial = np.zeros((PAIR, self.pixels), dtype=np.float32)
+            if self.compiled:
+                self._partial = np.zeros(self.pixels, dtype=np.int32)
+            else:
+                self._partial = np.zeros((PAIR, self.pixels), dtype=np.float32)
         return self._partial
 
     @property
@@ -234,7 +283,12 @@ class Scratch:
         """Add ``partial`` to the float64 total (exact for integer partial sums) and clear it (unless last)."""
         if self.pending and self._partial is not None:
             rows = self._partial
-            if self._total is None and rows.shape[0] == PAIR == 2:  # first move: one op instead of zeros and two adds
+            if rows.ndim == 1:  # the compiled pass's int32 sums
+                if self._total is None:
+                    self._total = rows.astype(np.float64)
+                else:
+                    self._total += rows
+            elif self._total is None and rows.shape[0] == PAIR == 2:  # first move: one op instead of zeros and two adds
                 self._total = np.add(rows[0], rows[1], dtype=np.float64)
             else:
                 total = self.total
@@ -354,14 +408,16 @@ def _block_diagonal(matrix: sparse.csr_matrix, copies: int) -> sparse.csr_matrix
 
 
 Band = tuple[int, int, "sparse.csr_matrix | None", "sparse.csr_matrix | None"]
+#: ``(first, last, indptr, indices, data, dense)`` of one band, int32/int32/float32, for the compiled pass
+CompiledBand = tuple[int, int, np.ndarray, np.ndarray, np.ndarray, bool]
 
 
-def _bands(matrix: sparse.csr_matrix, width: int) -> list[Band]:
-    """``(first, last, A[:, first:last], diag(that, that))`` per band of ``width`` pixels; None for no weights.
+def _split_bands(matrix: sparse.csr_matrix, width: int) -> list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(first, last, indptr, indices, data)`` of ``A[:, first:last]`` per band of ``width`` pixels.
 
     ``matrix`` has sorted column indices, so each band's entries of a row are
     a contiguous run of that row, kept in the same order (a stable sort by
-    band of all entries, one pass).
+    band of all entries, one pass). Indices are relative to the band.
     """
     rows, pixels = matrix.shape
     count = -(-pixels // width)
@@ -373,18 +429,40 @@ def _bands(matrix: sparse.csr_matrix, width: int) -> list[Band]:
     data = matrix.data.astype(np.float32, copy=False)[order]
     indices = matrix.indices[order] - band_of[order] * width
     ends = np.cumsum(per_row.sum(axis=1))
-    bands: list[Band] = []
+    bands = []
     for k in range(count):
         first, last = k * width, min(pixels, (k + 1) * width)
         begin, end = (ends[k - 1] if k else 0), ends[k]
-        if begin == end:
+        indptr = np.zeros(rows + 1, dtype=np.int64)
+        np.cumsum(per_row[k], out=indptr[1:])
+        bands.append((first, last, indptr, indices[begin:end], data[begin:end]))
+    return bands
+
+
+def _bands(matrix: sparse.csr_matrix, width: int) -> list[Band]:
+    """``(first, last, A[:, first:last], diag(that, that))`` per band of ``width`` pixels; None for no weights."""
+    rows = matrix.shape[0]
+    bands: list[Band] = []
+    for first, last, indptr, indices, data in _split_bands(matrix, width):
+        if not indices.size:
             bands.append((first, last, None, None))
             continue
-        indptr = np.concatenate(([0], np.cumsum(per_row[k]))).astype(matrix.indptr.dtype)
         single = sparse.csr_matrix(
-            (data[begin:end], indices[begin:end].astype(matrix.indices.dtype), indptr), shape=(rows, last - first)
+            (data, indices.astype(matrix.indices.dtype), indptr.astype(matrix.indptr.dtype)), shape=(rows, last - first)
         )
         bands.append((first, last, single, _block_diagonal(single, PAIR)))
+    return bands
+
+
+def _compiled_bands(matrix: sparse.csr_matrix, width: int) -> list[CompiledBand]:
+    """The bands of :func:`_split_bands` as the compiled pass takes them (int32 indices, checked once)."""
+    bands: list[CompiledBand] = []
+    for first, last, indptr, indices, data in _split_bands(matrix, width):
+        cols = last - first
+        if indices.size and (indices.min() < 0 or indices.max() >= cols):  # the C code trusts them: never happens
+            raise ValueError("a band's column index lies outside the band")
+        dense = indices.size >= DENSE_WEIGHTS_PER_PIXEL * cols
+        bands.append((first, last, indptr.astype(np.int32), indices.astype(np.int32), np.ascontiguousarray(data, np.float32), dense))
     return bands
 
 
@@ -420,7 +498,11 @@ class ChunkKernel:
     check_finite : bool
         The video has a float dtype and may hold NaN or inf.
     band : int, optional
-        Pixels per band (see the module docstring); default ``BAND_PIXELS``.
+        Pixels per band (see the module docstring); default ``BAND_PIXELS``
+        (``COMPILED_BAND_PIXELS`` for the compiled pass).
+    compiled : bool, optional
+        Use the compiled band pass for videos of ``COMPILED_DTYPES``; default:
+        when it is built.
     """
 
     def __init__(
@@ -437,13 +519,19 @@ class ChunkKernel:
         pixel_scale: np.ndarray | None = None,
         check_finite: bool = True,
         band: int | None = None,
+        compiled: bool | None = None,
     ) -> None:
         if not product.has_sorted_indices:  # bands sum each row in column order: sort once
             product = product.copy()
             product.sort_indices()
         self.product = product
         self.band = max(1, min(int(band or BAND_PIXELS), product.shape[1]))
-        self.bands = _bands(product, self.band)
+        self.compiled_band = max(1, min(int(band or COMPILED_BAND_PIXELS), product.shape[1]))
+        self.compiled = (_bandpass is not None) if compiled is None else bool(compiled) and _bandpass is not None
+        if product.nnz >= 2**31:  # int32 indices of the compiled pass
+            self.compiled = False
+        self._bands: list[Band] | None = None
+        self._compiled_bands: list[CompiledBand] | None = None
         self.rescale = rescale
         self.totals = np.asarray(totals, dtype=np.float32)
         self.nan_rois = np.asarray(nan_rois, dtype=bool)
@@ -483,6 +571,24 @@ class ChunkKernel:
                 self._components[index] = found
         return found
 
+    @property
+    def bands(self) -> list[Band]:
+        """The numpy pass's bands (built on first use)."""
+        if self._bands is None:
+            self._bands = _bands(self.product, self.band)
+        return self._bands
+
+    @property
+    def compiled_bands(self) -> list[CompiledBand]:
+        """The compiled pass's bands (built on first use)."""
+        if self._compiled_bands is None:
+            self._compiled_bands = _compiled_bands(self.product, self.compiled_band)
+        return self._compiled_bands
+
+    def uses_compiled(self, dtype: Any) -> bool:
+        """Whether frames of ``dtype`` go through the compiled band pass."""
+        return self.compiled and np.dtype(dtype) in COMPILED_DTYPES
+
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_plans"] = {}
@@ -507,6 +613,8 @@ class ChunkKernel:
 
     def scratch(self, dtype: Any = np.float32) -> Scratch:
         """A fresh per-worker Scratch for this kernel's frame size and bands, for a video of ``dtype``."""
+        if self.uses_compiled(dtype):
+            return Scratch(self.num_pixels, dtype, self.compiled_band, compiled=True)
         return Scratch(self.num_pixels, dtype, self.band)
 
     # -- the hot path -------------------------------------------------------------------------
@@ -530,11 +638,52 @@ class ChunkKernel:
         frames = np.ascontiguousarray(chunk).reshape(t, -1)
         if not (out.flags.c_contiguous and out.dtype == np.float32 and out.shape == (t, self.num_rois)):
             raise ValueError(f"out must be a C-contiguous float32 array of shape {(t, self.num_rois)}")
-        if scratch.band != self.band or scratch.pixels != self.num_pixels:
+        compiled = scratch.compiled
+        if scratch.band != (self.compiled_band if compiled else self.band) or scratch.pixels != self.num_pixels:
             raise ValueError("scratch was not made by this kernel's scratch()")
+        if compiled and frames.dtype != scratch.dtype:
+            raise ValueError(f"scratch was made for {scratch.dtype} frames, not {frames.dtype}")
         out[...] = 0.0
         if t == 0:
             return
+        if compiled:
+            self._compiled_pass(frames, out, scratch, mean)
+        else:
+            self._numpy_pass(frames, out, scratch, mean)
+        self._finish_chunk(frames, out)
+
+    def _compiled_pass(self, frames: np.ndarray, out: np.ndarray, scratch: Scratch, mean: bool) -> None:
+        """Traces (and the mean image's int32 sums) of integer frames ``(t, pixels)``, band by band, compiled."""
+        assert _bandpass is not None
+        band_pass = _bandpass.band_pass
+        if frames.dtype == np.bool_:
+            frames = frames.view(np.uint8)
+        t = frames.shape[0]
+        sums = scratch.partial if mean else None
+        gather = scratch.gather_buffer
+        for start in range(0, t, BLOCK_FRAMES):
+            stop = min(t, start + BLOCK_FRAMES)
+            if mean:
+                scratch.begin_block(stop - start)
+            rows_out = out[start:stop]
+            for first, last, indptr, indices, data, dense in self.compiled_bands:
+                if not indices.size and not mean:
+                    continue
+                band_pass(
+                    frames[start:stop, first:last],
+                    rows_out,
+                    indptr,
+                    indices,
+                    data,
+                    sums[first:last] if sums is not None else None,
+                    gather if dense else None,
+                )
+            if mean:
+                scratch.end_block(stop - start)
+
+    def _numpy_pass(self, frames: np.ndarray, out: np.ndarray, scratch: Scratch, mean: bool) -> None:
+        """Traces (and the mean image's sums) of frames ``(t, pixels)`` of any dtype, band by band, in numpy."""
+        t = frames.shape[0]
         rows = self.num_rois
         add_partial = mean and scratch.uses_partial
         partial = scratch.partial if add_partial else None
@@ -554,6 +703,9 @@ class ChunkKernel:
                     scratch.end_band(first, last, block)
             if mean:
                 scratch.end_block(stop - start)
+
+    def _finish_chunk(self, frames: np.ndarray, out: np.ndarray) -> None:
+        """Unmix overlapping ROIs, repair values that saw non-finite pixels, and set always-NaN ROIs."""
         bad_frames = np.empty(0, dtype=np.intp)
         bad_rois: np.ndarray | None = None
         if self.check_finite:

@@ -1,0 +1,159 @@
+"""The compiled band pass: bitwise the numpy pass's traces, the exact mean image, clear errors.
+
+``roicore_sima._bandpass`` is optional at build time (see ``setup.py``);
+these tests require it, so that a build that silently dropped it fails here
+rather than leaving every integer video on the slower numpy pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import roicore_sima.kernel as kernel_module
+from roicore_sima.kernel import COMPILED_DTYPES, ChunkKernel, merge_means
+from roicore_sima.weights import product_weights
+from scipy import sparse
+
+DTYPES = ["bool", "uint8", "int8", "uint16", "int16"]
+
+
+def test_the_compiled_pass_is_built():
+    try:
+        from roicore_sima import _bandpass  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - only where the build dropped it
+        pytest.fail(f"roicore_sima._bandpass is not built ({exc}); reinstall roicore-sima where a C compiler is")
+    assert kernel_module._bandpass is not None
+
+
+def _video(dtype: str, frames: int, shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    kind = np.dtype(dtype)
+    if kind == np.bool_:
+        return rng.random((frames, *shape)) < 0.5
+    info = np.iinfo(kind)
+    video = rng.integers(info.min, info.max, (frames, *shape), endpoint=True, dtype=np.int64)
+    video[:, 0, :] = info.max  # the extremes, where a narrow sum would overflow
+    video[:, 1, :] = info.min
+    return video.astype(kind)
+
+
+def _kernel(
+    pixels: int, rois: int, per_roi: int, compiled: bool, seed: int = 1, band: int | None = None, within: int | None = None
+) -> ChunkKernel:
+    """Random weighted ROIs (overlapping: the kernel does not care) on the first ``within`` of ``pixels``."""
+    rng = np.random.default_rng(seed)
+    rows = np.repeat(np.arange(rois), per_roi)
+    cols = np.concatenate([rng.choice(within or pixels, per_roi, replace=False) for _ in range(rois)])
+    weights = sparse.csr_matrix((rng.random(rows.size) + 0.1, (rows, cols)), shape=(rois, pixels))
+    weights.sort_indices()
+    product, rescale, totals, dead = product_weights(weights, power=np.ones(rois, dtype=np.int64))
+    return ChunkKernel(product, rescale, totals, nan_rois=dead, check_finite=False, compiled=compiled, band=band)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("frames", [1, 2, 3, 4, 5, 9, 37])
+@pytest.mark.parametrize(
+    "per_roi, within, band, kinds",
+    [(3, None, None, {False}), (400, None, None, {True}), (40, 300, 97, {True, False})],
+    ids=["sparse-band", "dense-band", "mixed-bands"],
+)
+def test_compiled_traces_equal_the_numpy_pass_bitwise_and_the_mean_exactly(dtype, frames, per_roi, within, band, kinds):
+    shape = (40, 50)
+    video = _video(dtype, frames, shape)
+    compiled = _kernel(2000, 30, per_roi, compiled=True, band=band, within=within)
+    numpy_pass = _kernel(2000, 30, per_roi, compiled=False, band=band, within=within)
+    assert compiled.uses_compiled(video.dtype) and not numpy_pass.uses_compiled(video.dtype)
+    assert {dense for *_, dense in compiled.compiled_bands} == kinds
+    out_c = np.full((frames, 30), np.nan, dtype=np.float32)  # process() overwrites
+    out_n = np.zeros((frames, 30), dtype=np.float32)
+    scratch_c, scratch_n = compiled.scratch(video.dtype), numpy_pass.scratch(video.dtype)
+    compiled.process(video, out_c, scratch_c)
+    numpy_pass.process(video, out_n, scratch_n)
+    np.testing.assert_array_equal(out_c, out_n)
+    mean = merge_means([scratch_c], shape)
+    np.testing.assert_array_equal(mean, video.astype(np.float64).mean(axis=0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_int32_sums_move_to_float64_before_they_could_overflow(dtype):
+    kind = np.dtype(dtype)
+    largest = 1 if kind == np.bool_ else max(-int(np.iinfo(kind).min), int(np.iinfo(kind).max))
+    kernel = _kernel(600, 5, 20, compiled=True)
+    scratch = kernel.scratch(kind)
+    assert scratch.limit * largest < 2**31 <= (scratch.limit + 1) * largest or kind == np.bool_
+    scratch.limit = 3  # force a move every few frames: the sum must stay exact across moves
+    video = _video(dtype, 50, (20, 30), seed=2)
+    out = np.zeros((50, 5), dtype=np.float32)
+    for start in range(0, 50, 7):  # chunks of 7: moves inside and between chunks
+        kernel.process(video[start : start + 7], out[start : start + 7], scratch)
+    np.testing.assert_array_equal(merge_means([scratch], (20, 30)), video.astype(np.float64).mean(axis=0))
+
+
+def test_every_other_dtype_takes_the_numpy_pass():
+    kernel = _kernel(600, 5, 20, compiled=True)
+    assert {np.dtype(name) for name in DTYPES} == COMPILED_DTYPES
+    for dtype in ("float32", "float64", "int32", "uint32", "int64", "float16"):
+        assert not kernel.uses_compiled(dtype)
+        assert not kernel.scratch(dtype).compiled
+
+
+def test_a_chunk_of_another_dtype_than_the_scratch_is_refused():
+    kernel = _kernel(600, 5, 20, compiled=True)
+    scratch = kernel.scratch(np.uint16)
+    with pytest.raises(ValueError, match="scratch was made for uint16 frames, not int16"):
+        kernel.process(np.zeros((2, 600), dtype=np.int16), np.zeros((2, 5), dtype=np.float32), scratch)
+
+
+def _arguments(cols: int = 8, rows: int = 2, frames: int = 3) -> dict:
+    return dict(
+        block=np.ones((frames, cols), dtype=np.uint16),
+        out=np.zeros((frames, rows), dtype=np.float32),
+        indptr=np.array([0, 1, 2], dtype=np.int32),
+        indices=np.array([0, 7], dtype=np.int32),
+        data=np.array([0.5, 2.0], dtype=np.float32),
+        acc=np.zeros(cols, dtype=np.int32),
+        scratch=None,
+    )
+
+
+def test_band_pass_adds_into_out_and_acc():
+    from roicore_sima._bandpass import band_pass
+
+    args = _arguments()
+    args["block"][:, 7] = 3
+    band_pass(*args.values())
+    band_pass(*args.values())
+    np.testing.assert_array_equal(args["out"], [[1.0, 12.0]] * 3)
+    np.testing.assert_array_equal(args["acc"], [6] * 7 + [18])
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (dict(block=np.ones((3, 8), dtype=np.float32)), ValueError, "uint8, int8, uint16 or int16"),
+        (dict(block=np.ones((3, 16), dtype=np.uint16)[:, ::2]), ValueError, "contiguous rows"),
+        (dict(block=np.ones(8, dtype=np.uint16)), ValueError, "2-D frames"),
+        (dict(out=np.zeros((3, 3), dtype=np.float32)), ValueError, "out must hold 6 items"),
+        (dict(out=np.zeros((3, 2), dtype=np.float64)), ValueError, "out must hold 6 items of 4 bytes"),
+        (dict(out=np.zeros((3, 2), dtype=np.int32)), ValueError, "out must be float32"),
+        (dict(acc=np.zeros(7, dtype=np.int32)), ValueError, "acc must hold 8 items"),
+        (dict(indices=np.array([0], dtype=np.int32), data=np.array([1.0], dtype=np.float32)), ValueError, "CSR arrays"),
+        (dict(indptr=np.array([0, 1, 2], dtype=np.int64)), ValueError, "indptr must hold"),
+        (dict(scratch=np.zeros(31, dtype=np.float32)), ValueError, "scratch"),
+    ],
+)
+def test_band_pass_refuses_arguments_that_do_not_fit(change, error, message):
+    from roicore_sima._bandpass import band_pass
+
+    args = {**_arguments(), **change}
+    with pytest.raises(error, match=message):
+        band_pass(*args.values())
+
+
+def test_band_pass_refuses_a_read_only_output():
+    from roicore_sima._bandpass import band_pass
+
+    args = _arguments()
+    args["out"].flags.writeable = False
+    with pytest.raises(TypeError, match="out must be a writable"):
+        band_pass(*args.values())
