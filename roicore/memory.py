@@ -178,22 +178,29 @@ def _check_ids(ids: Any, count: int, what: str) -> list[Any]:
         return list(range(count))
     if isinstance(ids, (str, bytes)):
         raise TypeError(f"{what} must be a list of ids, not a string")
-    result: list[Any] = []
-    for value in ids:
-        if isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{what} must be ints or strs, not bool ({value!r})")
-        if isinstance(value, np.integer):
-            value = int(value)
-        elif isinstance(value, np.str_):
-            value = str(value)
-        if not isinstance(value, (int, str)):
-            raise ValueError(f"{what} must be ints or strs, not {type(value).__name__}")
-        result.append(value)
+    values = list(ids)
+    if set(map(type, values)) <= {int, str}:  # the common case, checked without a Python loop per id
+        result = values
+    else:
+        result = [_check_id(value, what) for value in values]
     if len(result) != count:
         raise ValueError(f"{what} has {len(result)} ids for {count} masks")
     if len(set(result)) != count:
         raise ValueError(f"{what} repeats an id")
     return result
+
+
+def _check_id(value: Any, what: str) -> int | str:
+    """One id as a plain int or str (numpy scalars converted); bools and other types refused."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} must be ints or strs, not bool ({value!r})")
+    if isinstance(value, np.integer):
+        value = int(value)
+    elif isinstance(value, np.str_):
+        value = str(value)
+    if not isinstance(value, (int, str)):
+        raise ValueError(f"{what} must be ints or strs, not {type(value).__name__}")
+    return value
 
 
 def _check_traces(arr: Any, what: str, columns: int) -> np.ndarray:

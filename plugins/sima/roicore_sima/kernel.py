@@ -384,7 +384,8 @@ def merge_means(scratches: Iterable[Scratch], shape: tuple[int, int]) -> np.ndar
     for scratch in used[1:]:
         total += scratch.total
     if all(scratch.missing is None for scratch in used):
-        return (total / frames).reshape(shape)
+        # in place: the scratches are finished, and a copy of a large frame costs more than the division
+        return np.divide(total, frames, out=total).reshape(shape)
     counts = np.full(pixels, frames, dtype=np.int64)
     for scratch in used:
         if scratch.missing is not None:

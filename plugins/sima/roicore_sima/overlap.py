@@ -76,9 +76,22 @@ class OverlapInfo:
         return (np.zeros(self.pixels.size, dtype=np.int64), self.pixels.astype(np.int64))
 
 
-def _column_owner(csc: sparse.csc_matrix) -> np.ndarray:
-    """The column (ROI) of every stored entry of a CSC matrix."""
-    return np.repeat(np.arange(csc.shape[1], dtype=np.int64), np.diff(csc.indptr))
+def segment_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """``values[indptr[i]:indptr[i + 1]].sum()`` for every ``i``: 0 for empty segments.
+
+    Integers and booleans are summed in int64, floats in float64, each segment
+    in order (``numpy.add.reduceat`` over the non-empty segments: one pass, no
+    per-entry owner array).
+    """
+    counts = np.diff(indptr)
+    integer = values.dtype.kind in "biu"
+    result = np.zeros(counts.size, dtype=np.int64 if integer else np.float64)
+    nonempty = counts > 0
+    if nonempty.any():
+        end = int(indptr[-1])
+        # segments between two non-empty ones are empty, so each sum runs to the next non-empty start
+        result[nonempty] = np.add.reduceat(values[:end], indptr[:-1][nonempty], dtype=result.dtype)
+    return result
 
 
 def find_overlap(
@@ -103,7 +116,7 @@ def find_overlap(
     counts = np.bincount(csc.indices, minlength=csc.shape[0])
     shared_pixel = counts > 1
     shared = shared_pixel[csc.indices]
-    per_roi = np.bincount(_column_owner(csc), weights=shared, minlength=csc.shape[1]).astype(np.int64)
+    per_roi = segment_sums(shared, csc.indptr)
     info = OverlapInfo(
         pixels=np.flatnonzero(shared_pixel).astype(np.int64),
         frame_shape=(int(frame_shape[0]), int(frame_shape[1])),
@@ -123,8 +136,8 @@ def remove_pixels(csc: sparse.csc_matrix, drop: np.ndarray) -> sparse.csc_matrix
         Boolean, one per stored entry.
     """
     keep = ~drop
-    kept_per_column = np.bincount(_column_owner(csc), weights=keep, minlength=csc.shape[1]).astype(np.int64)
-    indptr = np.concatenate(([0], np.cumsum(kept_per_column)))
+    indptr = np.zeros(csc.shape[1] + 1, dtype=np.int64)
+    np.cumsum(segment_sums(keep, csc.indptr), out=indptr[1:])
     return sparse.csc_matrix((csc.data[keep], csc.indices[keep], indptr), shape=csc.shape)
 
 

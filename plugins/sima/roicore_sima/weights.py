@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from roicore_sima.overlap import OverlapInfo, find_overlap, remove_pixels
+from roicore_sima.overlap import OverlapInfo, find_overlap, remove_pixels, segment_sums
 
 __all__ = ["Weights", "EmptyRoiWarning", "build_weights", "product_weights"]
 
@@ -72,12 +72,6 @@ class Weights:
         return RoiMasks(self.matrix.T.tocsc(), self.frame_shape)
 
 
-def _per_column(csc: sparse.csc_matrix, values: np.ndarray) -> np.ndarray:
-    """Sum ``values`` (one per stored entry) within each column."""
-    owner = np.repeat(np.arange(csc.shape[1], dtype=np.int64), np.diff(csc.indptr))
-    return np.bincount(owner, weights=values, minlength=csc.shape[1])
-
-
 def build_weights(masks: Any, *, remove_overlap: bool, sima_compat: bool, roi_ids: list[Any] | None = None) -> Weights:
     """Turn :class:`roicore.RoiMasks` into the weights extraction uses.
 
@@ -107,7 +101,7 @@ def build_weights(masks: Any, *, remove_overlap: bool, sima_compat: bool, roi_id
     csc.sort_indices()
     frame_shape = (int(masks.frame_shape[0]), int(masks.frame_shape[1]))
     boolean_entries = csc.data == 1.0
-    boolean = (_per_column(csc, boolean_entries) == np.diff(csc.indptr)) & (np.diff(csc.indptr) > 0)
+    boolean = (segment_sums(boolean_entries, csc.indptr) == np.diff(csc.indptr)) & (np.diff(csc.indptr) > 0)
 
     overlap, shared = find_overlap(csc, frame_shape, removed=remove_overlap)
     if remove_overlap and overlap.count:
@@ -118,7 +112,7 @@ def build_weights(masks: Any, *, remove_overlap: bool, sima_compat: bool, roi_id
     if sima_compat:
         scale = np.where(boolean & ~empty, 1.0 / np.maximum(num_pixels, 1), 1.0)
     else:
-        sums = _per_column(csc, csc.data)
+        sums = segment_sums(csc.data, csc.indptr)
         scale = np.where(sums > 0, 1.0 / np.where(sums > 0, sums, 1.0), 1.0)
     owner = np.repeat(np.arange(csc.shape[1], dtype=np.int64), num_pixels)
     csc.data = csc.data * scale[owner]
