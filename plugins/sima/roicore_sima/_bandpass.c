@@ -36,6 +36,24 @@
         y[i] = sum_;                                                                  \
     } while (0)
 
+/* every row of the CSR band matrix over a group of four frames S0..S3 (the rows of y): four sums side by
+ * side, each in stored order; the cast is a no-op for float32 sources */
+#define ROWS_OF_GROUP(S0, S1, S2, S3)                                                                 \
+    do {                                                                                              \
+        for (Py_ssize_t i = 0; i < rows; i++) {                                                       \
+            int32_t lo = indptr[i], hi = indptr[i + 1];                                               \
+            if (lo == hi) continue;                                                                   \
+            float a0 = y[i], a1 = y[i + rows], a2 = y[i + 2 * rows], a3 = y[i + 3 * rows];            \
+            for (int32_t k = lo; k < hi; k++) {                                                       \
+                int32_t c = indices[k];                                                               \
+                float w = data[k];                                                                    \
+                a0 += w * (float)(S0)[c]; a1 += w * (float)(S1)[c];                                   \
+                a2 += w * (float)(S2)[c]; a3 += w * (float)(S3)[c];                                   \
+            }                                                                                         \
+            y[i] = a0; y[i + rows] = a1; y[i + 2 * rows] = a2; y[i + 3 * rows] = a3;                  \
+        }                                                                                             \
+    } while (0)
+
 #define DEFINE_PASS(NAME, T)                                                                              \
     static void NAME(const char *block, Py_ssize_t frames, Py_ssize_t frame_stride, Py_ssize_t cols,     \
                      float *out, Py_ssize_t rows, const int32_t *indptr, const int32_t *indices,        \
@@ -61,17 +79,7 @@
                     }                                                                                    \
                 }                                                                                        \
                 float *y = out + f * rows;                                                               \
-                for (Py_ssize_t i = 0; i < rows; i++) {                                                  \
-                    int32_t lo = indptr[i], hi = indptr[i + 1];                                          \
-                    if (lo == hi) continue;                                                              \
-                    float a0 = y[i], a1 = y[i + rows], a2 = y[i + 2 * rows], a3 = y[i + 3 * rows];       \
-                    for (int32_t k = lo; k < hi; k++) {                                                  \
-                        int32_t c = indices[k];                                                          \
-                        float w = data[k];                                                               \
-                        a0 += w * s0[c]; a1 += w * s1[c]; a2 += w * s2[c]; a3 += w * s3[c];              \
-                    }                                                                                    \
-                    y[i] = a0; y[i + rows] = a1; y[i + 2 * rows] = a2; y[i + 3 * rows] = a3;             \
-                }                                                                                        \
+                ROWS_OF_GROUP(s0, s1, s2, s3);                                                          \
                 continue;                                                                                \
             }                                                                                            \
             if (acc != NULL) {                                                                           \
@@ -88,18 +96,7 @@
             if (indptr[rows] == indptr[0]) continue; /* no weights in this band */                       \
             float *y = out + f * rows;                                                                   \
             if (n == GROUP) {                                                                            \
-                for (Py_ssize_t i = 0; i < rows; i++) {                                                  \
-                    int32_t lo = indptr[i], hi = indptr[i + 1];                                          \
-                    if (lo == hi) continue;                                                              \
-                    float a0 = y[i], a1 = y[i + rows], a2 = y[i + 2 * rows], a3 = y[i + 3 * rows];       \
-                    for (int32_t k = lo; k < hi; k++) {                                                  \
-                        int32_t c = indices[k];                                                          \
-                        float w = data[k];                                                               \
-                        a0 += w * (float)x0[c]; a1 += w * (float)x1[c];                                  \
-                        a2 += w * (float)x2[c]; a3 += w * (float)x3[c];                                  \
-                    }                                                                                    \
-                    y[i] = a0; y[i + rows] = a1; y[i + 2 * rows] = a2; y[i + 3 * rows] = a3;             \
-                }                                                                                        \
+                ROWS_OF_GROUP(x0, x1, x2, x3);                                                          \
             } else {                                                                                     \
                 for (Py_ssize_t g = 0; g < n; g++, y += rows) {                                          \
                     const T *x = (const T *)(block + (f + g) * frame_stride);                            \
