@@ -291,10 +291,13 @@ def extract(
         For ``backend="dask"``.
     mean_image : bool
         Compute the image ``"mean"`` (the default): exact for integer videos of
-        up to 16 bits. It is one in-cache float32 add of every pixel of every
-        frame, 10-45% of the time depending on frame size and ROI count (most
-        with few ROIs on large frames); False skips it (the result then has no
-        images; not with ``summary=``).
+        up to 16 bits. For those videos the compiled pass sums it in int32 in
+        the pass that reads the frames, so it costs little while frames fit
+        in cache; with few ROIs on large frames (1024 x 1024) it reads every
+        pixel from memory, where the traces alone touch a few cache lines,
+        and can halve the throughput (see docs/performance.md). Other dtypes
+        pay one float32 add per pixel. False skips it (the result then has
+        no images; not with ``summary=``).
 
     Returns
     -------
