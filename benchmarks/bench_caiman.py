@@ -249,10 +249,11 @@ def roiextractors_python(cache: Path, timeout: float) -> tuple[Path | None, str]
 
 def run_child(python: Path, library: str, path: Path, op: str, mode: str, ids: list[int], start: int) -> dict[str, Any]:
     args = json.dumps({"library": library, "path": str(path), "op": op, "mode": mode, "ids": ids, "start": start})
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")}
-    # installed packages have their bytecode; an editable roicore where PYTHONDONTWRITEBYTECODE is set
-    # would compile its sources in every child, so children keep bytecode beside the generated file
-    env["PYTHONPYCACHEPREFIX"] = str(path.parent / "pycache")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    if library == "roicore" and env.pop("PYTHONDONTWRITEBYTECODE", None):
+        # roiextractors' venv has the bytecode pip wrote; an editable roicore would compile its sources
+        # in every child where PYTHONDONTWRITEBYTECODE is set, so its children keep bytecode here
+        env["PYTHONPYCACHEPREFIX"] = str(path.parent / "pycache")
     done = subprocess.run([str(python), "-c", CHILD, args], capture_output=True, text=True, timeout=600, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{library} {op} ({mode}) failed:\n{done.stderr.strip()[-2000:]}")
