@@ -19,10 +19,9 @@ through the compiled band pass :mod:`roicore_sima._bandpass` when it is built
 each row's four sums side by side, the mean image summed exactly in int32 in
 the same pass that reads the frames. Without fixed costs (the kernel alone)
 it measured 0.95-1.4x a plain per-frame CSR loop with the mean image and
-1.0-2.5x without it, where the numpy band pass below ran 0.4-0.9x (see
-``benchmarks/bench_extraction.py`` for whole calls). Its traces are bitwise those of the numpy
-pass: every row is summed in float32 in the same order, without fused
-multiply-adds. Every other video, and every video where the extension is
+1.0-2.5x without it (see ``benchmarks/bench_extraction.py`` for whole calls).
+Its traces are bitwise those of the numpy pass: every row is summed in
+float32 in the same order, without fused multiply-adds. Every other video, and every video where the extension is
 missing, takes the numpy band pass:
 
 Frames are cut into **bands** of ``BAND_PIXELS`` consecutive pixels (rows of
