@@ -4,7 +4,7 @@
  *
  * One call handles one band (a run of consecutive pixels) of a block of frames:
  *
- *   out[f, i] += sum_k data[k] * (float)x_f[indices[k]]   for the k of row i, in stored order
+ *   out[f, i] += sum_k data[k] * (float)x_f[indices[k]]   for k in [starts[i], stops[i]), in order
  *   acc[j]    += x_f[j]                                   for every pixel j of the band (optional)
  *
  * Each row is summed in float32 in exactly the order of scipy's csr_matvec (no reassociation, no fused
@@ -18,8 +18,11 @@
  * same loop that adds them to the sums, and gather from it; sparse bands gather straight from the
  * integer frames and skip the conversion. The GIL is released during the work.
  *
- * The Python caller (roicore_sima.kernel) checks the CSR arrays once, when it builds the kernel: every
- * column index lies inside its band. This module checks shapes, formats and lengths on every call.
+ * The band's entries of row i are a run [starts[i], stops[i]) of the whole weight matrix's arrays (with
+ * column indices relative to their band), so a band needs no copy of its weights: ``bounds`` holds
+ * starts then stops. The Python caller (roicore_sima.kernel) checks the column indices once, when it
+ * builds the kernel: each lies inside its band. This module checks shapes, formats, lengths and the
+ * bounds on every call.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -41,7 +44,7 @@
 #define ROWS_OF_GROUP(S0, S1, S2, S3)                                                                 \
     do {                                                                                              \
         for (Py_ssize_t i = 0; i < rows; i++) {                                                       \
-            int32_t lo = indptr[i], hi = indptr[i + 1];                                               \
+            int32_t lo = starts[i], hi = stops[i];                                                    \
             if (lo == hi) continue;                                                                   \
             float a0 = y[i], a1 = y[i + rows], a2 = y[i + 2 * rows], a3 = y[i + 3 * rows];            \
             for (int32_t k = lo; k < hi; k++) {                                                       \
@@ -56,8 +59,9 @@
 
 #define DEFINE_PASS(NAME, T)                                                                              \
     static void NAME(const char *block, Py_ssize_t frames, Py_ssize_t frame_stride, Py_ssize_t cols,     \
-                     float *out, Py_ssize_t rows, const int32_t *indptr, const int32_t *indices,        \
-                     const float *data, int32_t *acc, float *scratch)                                    \
+                     float *out, Py_ssize_t rows, const int32_t *starts, const int32_t *stops,          \
+                     int weighted, const int32_t *indices, const float *data, int32_t *acc,             \
+                     float *scratch)                                                                     \
     {                                                                                                    \
         for (Py_ssize_t f = 0; f < frames; f += GROUP) {                                                 \
             Py_ssize_t n = frames - f < GROUP ? frames - f : GROUP;                                      \
@@ -93,7 +97,7 @@
                     }                                                                                    \
                 }                                                                                        \
             }                                                                                            \
-            if (indptr[rows] == indptr[0]) continue; /* no weights in this band */                       \
+            if (!weighted) continue; /* no weights in this band */                                       \
             float *y = out + f * rows;                                                                   \
             if (n == GROUP) {                                                                            \
                 ROWS_OF_GROUP(x0, x1, x2, x3);                                                          \
@@ -101,7 +105,7 @@
                 for (Py_ssize_t g = 0; g < n; g++, y += rows) {                                          \
                     const T *x = (const T *)(block + (f + g) * frame_stride);                            \
                     for (Py_ssize_t i = 0; i < rows; i++) {                                              \
-                        int32_t lo = indptr[i], hi = indptr[i + 1];                                      \
+                        int32_t lo = starts[i], hi = stops[i];                                           \
                         if (lo == hi) continue;                                                          \
                         ROW_SINGLE(x);                                                                   \
                     }                                                                                    \
@@ -116,7 +120,7 @@ DEFINE_PASS(pass_u16, uint16_t)
 DEFINE_PASS(pass_i16, int16_t)
 
 typedef void (*pass_fn)(const char *, Py_ssize_t, Py_ssize_t, Py_ssize_t, float *, Py_ssize_t, const int32_t *,
-                        const int32_t *, const float *, int32_t *, float *);
+                        const int32_t *, int, const int32_t *, const float *, int32_t *, float *);
 
 /* The element type of a buffer format string: one of B b H h (native order), else 0. */
 static char element_code(const char *format)
@@ -156,21 +160,22 @@ static int check_items(Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t count, c
 }
 
 PyDoc_STRVAR(band_pass_doc,
-             "band_pass(block, out, indptr, indices, data, acc, scratch)\n--\n\n"
+             "band_pass(block, out, bounds, indices, data, acc, scratch)\n--\n\n"
              "Add one band's CSR product of every frame of ``block`` into ``out`` and, unless ``acc`` is None,\n"
              "the frames themselves into ``acc``.\n\n"
              "block: (frames, cols) integer frames of at most 16 bits, rows contiguous, any row stride.\n"
-             "out: (frames, rows) float32, C-contiguous, added to. indptr: int32 (rows + 1,).\n"
+             "out: (frames, rows) float32, C-contiguous, added to. bounds: int32 (2, rows): row i's entries\n"
+             "are indices[bounds[0, i]:bounds[1, i]] and the same of data.\n"
              "indices: int32, each in [0, cols). data: float32. acc: int32 (cols,) or None.\n"
              "scratch: float32 of at least 4 * cols items (dense bands: gather from converted frames) or None.");
 
 static PyObject *band_pass(PyObject *self, PyObject *args)
 {
-    PyObject *block_obj, *out_obj, *indptr_obj, *indices_obj, *data_obj, *acc_obj, *scratch_obj;
-    if (!PyArg_ParseTuple(args, "OOOOOOO:band_pass", &block_obj, &out_obj, &indptr_obj, &indices_obj, &data_obj,
+    PyObject *block_obj, *out_obj, *bounds_obj, *indices_obj, *data_obj, *acc_obj, *scratch_obj;
+    if (!PyArg_ParseTuple(args, "OOOOOOO:band_pass", &block_obj, &out_obj, &bounds_obj, &indices_obj, &data_obj,
                           &acc_obj, &scratch_obj))
         return NULL;
-    Py_buffer block, out, indptr, indices, data, acc, scratch;
+    Py_buffer block, out, bounds, indices, data, acc, scratch;
     int have_acc = acc_obj != Py_None, have_scratch = scratch_obj != Py_None;
     int got = 0; /* buffers acquired so far, released in order on exit */
     PyObject *result = NULL;
@@ -180,7 +185,7 @@ static PyObject *band_pass(PyObject *self, PyObject *args)
     got = 1;
     if (get_buffer(out_obj, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT, "out") < 0) goto done;
     got = 2;
-    if (get_buffer(indptr_obj, &indptr, PyBUF_C_CONTIGUOUS, "indptr") < 0) goto done;
+    if (get_buffer(bounds_obj, &bounds, PyBUF_C_CONTIGUOUS, "bounds") < 0) goto done;
     got = 3;
     if (get_buffer(indices_obj, &indices, PyBUF_C_CONTIGUOUS, "indices") < 0) goto done;
     got = 4;
@@ -206,20 +211,27 @@ static PyObject *band_pass(PyObject *self, PyObject *args)
         goto done;
     }
     Py_ssize_t frames = block.shape[0], cols = block.shape[1];
-    if (indptr.len % 4 != 0 || indptr.len < 4) {
-        PyErr_SetString(PyExc_ValueError, "band_pass: indptr must be int32 with at least one item");
+    if (bounds.itemsize != 4 || bounds.len % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "band_pass: bounds must hold int32 starts then stops, one of each per row");
         goto done;
     }
-    Py_ssize_t rows = indptr.len / 4 - 1;
-    const int32_t *ip = (const int32_t *)indptr.buf;
-    if (check_items(&indptr, 4, rows + 1, "indptr") < 0 || check_items(&out, 4, frames * rows, "out") < 0 ||
-        ip[0] < 0 || ip[rows] < ip[0] || (Py_ssize_t)indices.len < 4 * (Py_ssize_t)ip[rows] ||
-        indices.len != data.len || indices.itemsize != 4 || data.itemsize != 4 ||
-        (have_acc && check_items(&acc, 4, cols, "acc") < 0) ||
+    Py_ssize_t rows = bounds.len / 8;
+    const int32_t *starts = (const int32_t *)bounds.buf, *stops = starts + rows;
+    if (check_items(&out, 4, frames * rows, "out") < 0 || indices.len != data.len || indices.itemsize != 4 ||
+        data.itemsize != 4 || (have_acc && check_items(&acc, 4, cols, "acc") < 0) ||
         (have_scratch && (scratch.itemsize != 4 || scratch.len < 4 * GROUP * cols))) {
         if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "band_pass: the CSR arrays, acc or scratch do not match the block");
+            PyErr_SetString(PyExc_ValueError, "band_pass: the weight arrays, acc or scratch do not match the block");
         goto done;
+    }
+    Py_ssize_t entries = indices.len / 4;
+    int weighted = 0;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (starts[i] < 0 || stops[i] < starts[i] || stops[i] > entries) {
+            PyErr_SetString(PyExc_ValueError, "band_pass: bounds outside the weight arrays");
+            goto done;
+        }
+        weighted |= stops[i] > starts[i];
     }
     if (out.format != NULL && strcmp(out.format, "f") != 0 && strcmp(out.format, "<f") != 0 &&
         strcmp(out.format, "=f") != 0) {
@@ -228,7 +240,7 @@ static PyObject *band_pass(PyObject *self, PyObject *args)
     }
     if (frames > 0 && cols > 0) {
         Py_BEGIN_ALLOW_THREADS
-        pass((const char *)block.buf, frames, block.strides[0], cols, (float *)out.buf, rows, ip,
+        pass((const char *)block.buf, frames, block.strides[0], cols, (float *)out.buf, rows, starts, stops, weighted,
              (const int32_t *)indices.buf, (const float *)data.buf, have_acc ? (int32_t *)acc.buf : NULL,
              have_scratch ? (float *)scratch.buf : NULL);
         Py_END_ALLOW_THREADS
@@ -240,7 +252,7 @@ done:
     if (got >= 6 && have_acc) PyBuffer_Release(&acc);
     if (got >= 5) PyBuffer_Release(&data);
     if (got >= 4) PyBuffer_Release(&indices);
-    if (got >= 3) PyBuffer_Release(&indptr);
+    if (got >= 3) PyBuffer_Release(&bounds);
     if (got >= 2) PyBuffer_Release(&out);
     PyBuffer_Release(&block);
     return result;

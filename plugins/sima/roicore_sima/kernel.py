@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -409,8 +409,23 @@ def _block_diagonal(matrix: sparse.csr_matrix, copies: int) -> sparse.csr_matrix
 
 
 Band = tuple[int, int, "sparse.csr_matrix | None", "sparse.csr_matrix | None"]
-#: ``(first, last, indptr, indices, data, dense)`` of one band, int32/int32/float32, for the compiled pass
-CompiledBand = tuple[int, int, np.ndarray, np.ndarray, np.ndarray, bool]
+
+
+class CompiledBand(NamedTuple):
+    """One band as the compiled pass takes it: row ``i``'s entries are ``indices[b[0, i]:b[1, i]]``, ``b = bounds``."""
+
+    first: int
+    last: int
+    #: int32 ``(2, rows)``: where each row's run of entries in this band starts and stops
+    bounds: np.ndarray
+    #: int32 column indices of the whole matrix, each relative to the first pixel of its band
+    indices: np.ndarray
+    #: float32 weights of the whole matrix
+    data: np.ndarray
+    #: whether the band has weights
+    weighted: bool
+    #: whether the pass converts the frames first (many weights per pixel)
+    dense: bool
 
 
 def _split_bands(matrix: sparse.csr_matrix, width: int) -> list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
@@ -456,14 +471,39 @@ def _bands(matrix: sparse.csr_matrix, width: int) -> list[Band]:
 
 
 def _compiled_bands(matrix: sparse.csr_matrix, width: int) -> list[CompiledBand]:
-    """The bands of :func:`_split_bands` as the compiled pass takes them (int32 indices, checked once)."""
+    """The bands of ``width`` pixels of ``matrix`` (sorted column indices) as the compiled pass takes them.
+
+    A row's entries in a band are a contiguous run of that row, so a band is
+    given by where each row's run starts and stops in the matrix's own arrays:
+    no entry is moved (where :func:`_split_bands` sorts them band by band),
+    and the column indices are made relative to their band once.
+    """
+    rows, pixels = matrix.shape
+    count = -(-pixels // width)
+    if matrix.nnz >= 2**31 or pixels >= 2**31:
+        raise ValueError("the compiled band pass takes fewer than 2**31 weights and pixels")
+    indices = matrix.indices.astype(np.int32, copy=False)
+    band_of = indices // np.int32(width)
+    row_of = np.repeat(np.arange(rows, dtype=np.int64), np.diff(matrix.indptr))
+    per_row = np.bincount(band_of * np.int64(rows) + row_of, minlength=count * rows).reshape(count, rows)
+    bounds = np.empty((count + 1, rows), dtype=np.int32)
+    bounds[0] = matrix.indptr[:-1]
+    np.cumsum(per_row, axis=0, out=bounds[1:])
+    bounds[1:] += bounds[0]
+    relative = indices - band_of * np.int32(width)
+    data = np.ascontiguousarray(matrix.data, dtype=np.float32)
     bands: list[CompiledBand] = []
-    for first, last, indptr, indices, data in _split_bands(matrix, width):
-        cols = last - first
-        if indices.size and (indices.min() < 0 or indices.max() >= cols):  # the C code trusts them: never happens
-            raise ValueError("a band's column index lies outside the band")
-        dense = indices.size >= DENSE_WEIGHTS_PER_PIXEL * cols
-        bands.append((first, last, indptr.astype(np.int32), indices.astype(np.int32), np.ascontiguousarray(data, np.float32), dense))
+    for k in range(count):
+        first, last = k * width, min(pixels, (k + 1) * width)
+        entries = int(per_row[k].sum())
+        bands.append(
+            CompiledBand(
+                first, last, bounds[k : k + 2], relative, data, entries > 0, entries >= DENSE_WEIGHTS_PER_PIXEL * (last - first)
+            )
+        )
+    # the C code trusts the indices: each lies inside its band (never fails: made so above)
+    if relative.size and (relative.min() < 0 or relative.max() >= width or indices.max() >= pixels):
+        raise ValueError("a band's column index lies outside the band")
     return bands
 
 
@@ -667,17 +707,17 @@ class ChunkKernel:
             if mean:
                 scratch.begin_block(stop - start)
             rows_out = out[start:stop]
-            for first, last, indptr, indices, data, dense in self.compiled_bands:
-                if not indices.size and not mean:
+            for band in self.compiled_bands:
+                if not band.weighted and not mean:
                     continue
                 band_pass(
-                    frames[start:stop, first:last],
+                    frames[start:stop, band.first : band.last],
                     rows_out,
-                    indptr,
-                    indices,
-                    data,
-                    sums[first:last] if sums is not None else None,
-                    gather if dense else None,
+                    band.bounds,
+                    band.indices,
+                    band.data,
+                    sums[band.first : band.last] if sums is not None else None,
+                    gather if band.dense else None,
                 )
             if mean:
                 scratch.end_block(stop - start)

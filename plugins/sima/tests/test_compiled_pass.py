@@ -108,7 +108,7 @@ def _arguments(cols: int = 8, rows: int = 2, frames: int = 3) -> dict:
     return dict(
         block=np.ones((frames, cols), dtype=np.uint16),
         out=np.zeros((frames, rows), dtype=np.float32),
-        indptr=np.array([0, 1, 2], dtype=np.int32),
+        bounds=np.array([[0, 1], [1, 2]], dtype=np.int32),  # row 0: entry 0, row 1: entry 1
         indices=np.array([0, 7], dtype=np.int32),
         data=np.array([0.5, 2.0], dtype=np.float32),
         acc=np.zeros(cols, dtype=np.int32),
@@ -137,8 +137,12 @@ def test_band_pass_adds_into_out_and_acc():
         (dict(out=np.zeros((3, 2), dtype=np.float64)), ValueError, "out must hold 6 items of 4 bytes"),
         (dict(out=np.zeros((3, 2), dtype=np.int32)), ValueError, "out must be float32"),
         (dict(acc=np.zeros(7, dtype=np.int32)), ValueError, "acc must hold 8 items"),
-        (dict(indices=np.array([0], dtype=np.int32), data=np.array([1.0], dtype=np.float32)), ValueError, "CSR arrays"),
-        (dict(indptr=np.array([0, 1, 2], dtype=np.int64)), ValueError, "indptr must hold"),
+        (dict(indices=np.array([0], dtype=np.int32)), ValueError, "weight arrays"),
+        (dict(indices=np.array([0], dtype=np.int32), data=np.array([1.0], dtype=np.float32)), ValueError, "bounds outside"),
+        (dict(bounds=np.array([[0, 1], [1, 2]], dtype=np.int64)), ValueError, "bounds must hold int32"),
+        (dict(bounds=np.array([0, 1, 2], dtype=np.int32)), ValueError, "bounds must hold int32"),
+        (dict(bounds=np.array([[1, 1], [0, 2]], dtype=np.int32)), ValueError, "bounds outside"),
+        (dict(bounds=np.array([[-1, 1], [1, 2]], dtype=np.int32)), ValueError, "bounds outside"),
         (dict(scratch=np.zeros(31, dtype=np.float32)), ValueError, "scratch"),
     ],
 )
