@@ -96,6 +96,7 @@ def build_kernel(
     check_finite: bool,
     mean_image: np.ndarray | None = None,
     roi_ids: list[Any] | None = None,
+    frames: int | None = None,
 ) -> ChunkKernel:
     """The chunk kernel for one channel.
 
@@ -115,6 +116,8 @@ def build_kernel(
         The channel's time average, for ``sima_compat``.
     roi_ids : list, optional
         For warnings.
+    frames : int, optional
+        The video's length (how the compiled pass lays out its bands).
     """
     matrix = weights.matrix
     rois = weights.num_rois
@@ -146,6 +149,7 @@ def build_kernel(
         sima_pinv=sima_compat,
         pixel_scale=pixel_scale,
         check_finite=check_finite,
+        frames=frames,
     )
 
 
@@ -403,6 +407,7 @@ def extract(
             check_finite=source.dtype.kind == "f",
             mean_image=mean,
             roi_ids=list(roi_ids),
+            frames=num_samples,
         )
         for source, mean in zip(sources, means, strict=True)
     ]

@@ -38,7 +38,14 @@ def _video(dtype: str, frames: int, shape: tuple[int, int], seed: int = 0) -> np
 
 
 def _kernel(
-    pixels: int, rois: int, per_roi: int, compiled: bool, seed: int = 1, band: int | None = None, within: int | None = None
+    pixels: int,
+    rois: int,
+    per_roi: int,
+    compiled: bool,
+    seed: int = 1,
+    band: int | None = None,
+    within: int | None = None,
+    frames: int | None = None,
 ) -> ChunkKernel:
     """Random weighted ROIs (overlapping: the kernel does not care) on the first ``within`` of ``pixels``."""
     rng = np.random.default_rng(seed)
@@ -47,7 +54,9 @@ def _kernel(
     weights = sparse.csr_matrix((rng.random(rows.size) + 0.1, (rows, cols)), shape=(rois, pixels))
     weights.sort_indices()
     product, rescale, totals, dead = product_weights(weights, power=np.ones(rois, dtype=np.int64))
-    return ChunkKernel(product, rescale, totals, nan_rois=dead, check_finite=False, compiled=compiled, band=band)
+    return ChunkKernel(
+        product, rescale, totals, nan_rois=dead, check_finite=False, compiled=compiled, band=band, frames=frames
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -57,13 +66,20 @@ def _kernel(
     [(3, None, None, {False}), (400, None, None, {True}), (40, 300, 97, {True, False})],
     ids=["sparse-band", "dense-band", "mixed-bands"],
 )
-def test_compiled_traces_equal_the_numpy_pass_bitwise_and_the_mean_exactly(dtype, frames, per_roi, within, band, kinds):
+@pytest.mark.parametrize("gathered", [True, False], ids=["gathered", "in-place"])
+def test_compiled_traces_equal_the_numpy_pass_bitwise_and_the_mean_exactly(
+    dtype, frames, per_roi, within, band, kinds, gathered
+):
     shape = (40, 50)
     video = _video(dtype, frames, shape)
-    compiled = _kernel(2000, 30, per_roi, compiled=True, band=band, within=within)
+    length = kernel_module.GATHERED_BANDS_FRAMES if gathered else frames  # the layout follows the video's length
+    compiled = _kernel(2000, 30, per_roi, compiled=True, band=band, within=within, frames=length)
     numpy_pass = _kernel(2000, 30, per_roi, compiled=False, band=band, within=within)
     assert compiled.uses_compiled(video.dtype) and not numpy_pass.uses_compiled(video.dtype)
-    assert {dense for *_, dense in compiled.compiled_bands} == kinds
+    assert compiled.gathered_bands is gathered
+    assert {band.dense for band in compiled.compiled_bands} == kinds
+    if not gathered:  # every band points into the one pair of weight arrays
+        assert len({id(band.data) for band in compiled.compiled_bands}) == 1
     out_c = np.full((frames, 30), np.nan, dtype=np.float32)  # process() overwrites
     out_n = np.zeros((frames, 30), dtype=np.float32)
     scratch_c, scratch_n = compiled.scratch(video.dtype), numpy_pass.scratch(video.dtype)
