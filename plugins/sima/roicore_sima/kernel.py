@@ -21,8 +21,8 @@ the same pass that reads the frames. Without fixed costs (the kernel alone)
 it measured 0.95-1.4x a plain per-frame CSR loop with the mean image and
 1.0-2.5x without it (see ``benchmarks/bench_extraction.py`` for whole calls).
 Its traces are bitwise those of the numpy pass: every row is summed in
-float32 in the same order, without fused multiply-adds. Every other video, and every video where the extension is
-missing, takes the numpy band pass:
+float32 in the same order, without fused multiply-adds. Every other video,
+and every video where the extension is missing, takes the numpy band pass:
 
 Frames are cut into **bands** of ``BAND_PIXELS`` consecutive pixels (rows of
 the image), and a block of frames is processed band by band: the band of a
@@ -422,9 +422,10 @@ class CompiledBand(NamedTuple):
     last: int
     #: int32 ``(2, rows)``: where each row's run of entries in this band starts and stops
     bounds: np.ndarray
-    #: int32 column indices of the whole matrix, each relative to the first pixel of its band
+    #: int32 column indices, each relative to the first pixel of its band: the band's own
+    #: (gathered) or the whole matrix's
     indices: np.ndarray
-    #: float32 weights of the whole matrix
+    #: float32 weights, as ``indices``
     data: np.ndarray
     #: whether the band has weights
     weighted: bool
@@ -508,19 +509,16 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
     np.cumsum(per_row, axis=0, out=bounds[1:])
     bounds[1:] += bounds[0]
     relative = indices - band_of * np.int32(width)
+    # the C code trusts the indices: each lies inside its band (never fails: made so above)
+    if relative.size and (relative.min() < 0 or relative.max() >= width or indices.max() >= pixels):
+        raise ValueError("a band's column index lies outside the band")
     data = np.ascontiguousarray(matrix.data, dtype=np.float32)
     bands = []
     for k in range(count):
         first, last = k * width, min(pixels, (k + 1) * width)
         entries = int(per_row[k].sum())
-        bands.append(
-            CompiledBand(
-                first, last, bounds[k : k + 2], relative, data, entries > 0, entries >= DENSE_WEIGHTS_PER_PIXEL * (last - first)
-            )
-        )
-    # the C code trusts the indices: each lies inside its band (never fails: made so above)
-    if relative.size and (relative.min() < 0 or relative.max() >= width or indices.max() >= pixels):
-        raise ValueError("a band's column index lies outside the band")
+        dense = entries >= DENSE_WEIGHTS_PER_PIXEL * (last - first)
+        bands.append(CompiledBand(first, last, bounds[k : k + 2], relative, data, entries > 0, dense))
     return bands
 
 
