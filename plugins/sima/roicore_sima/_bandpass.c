@@ -18,9 +18,9 @@
  * same loop that adds them to the sums, and gather from it; sparse bands gather straight from the
  * integer frames and skip the conversion. The GIL is released during the work.
  *
- * The band's entries of row i are a run [starts[i], stops[i]) of the whole weight matrix's arrays (with
- * column indices relative to their band), so a band needs no copy of its weights: ``bounds`` holds
- * starts then stops. The Python caller (roicore_sima.kernel) checks the column indices once, when it
+ * The band's entries of row i are a run [starts[i], stops[i]) of the weight arrays passed (with column
+ * indices relative to the band): the band's own copy, or the whole matrix's, so that a band needs no
+ * copy of its weights. ``bounds`` holds starts then stops. The Python caller (roicore_sima.kernel) checks the column indices once, when it
  * builds the kernel: each lies inside its band. This module checks shapes, formats, lengths and the
  * bounds on every call.
  */
