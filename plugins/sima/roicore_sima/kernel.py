@@ -427,10 +427,18 @@ class CompiledBand(NamedTuple):
     indices: np.ndarray
     #: float32 weights, as ``indices``
     data: np.ndarray
-    #: whether the band has weights
-    weighted: bool
-    #: whether the pass converts the frames first (many weights per pixel)
-    dense: bool
+    #: how many weights lie in the band
+    entries: int
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the band has weights."""
+        return self.entries > 0
+
+    @property
+    def dense(self) -> bool:
+        """Whether the pass converts the frames first (many weights per pixel)."""
+        return self.entries >= DENSE_WEIGHTS_PER_PIXEL * (self.last - self.first)
 
 
 def _split_bands(matrix: sparse.csr_matrix, width: int) -> list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
@@ -495,10 +503,7 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
                 raise ValueError("a band's column index lies outside the band")
             bounds = np.empty((2, rows), dtype=np.int32)
             bounds[0], bounds[1] = indptr[:-1], indptr[1:]
-            dense = indices.size >= DENSE_WEIGHTS_PER_PIXEL * (last - first)
-            bands.append(
-                CompiledBand(first, last, bounds, indices.astype(np.int32), data, indices.size > 0, dense)
-            )
+            bands.append(CompiledBand(first, last, bounds, indices.astype(np.int32, copy=False), data, indices.size))
         return bands
     indices = matrix.indices.astype(np.int32, copy=False)
     band_of = indices // np.int32(width)
@@ -516,9 +521,7 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
     bands = []
     for k in range(count):
         first, last = k * width, min(pixels, (k + 1) * width)
-        entries = int(per_row[k].sum())
-        dense = entries >= DENSE_WEIGHTS_PER_PIXEL * (last - first)
-        bands.append(CompiledBand(first, last, bounds[k : k + 2], relative, data, entries > 0, dense))
+        bands.append(CompiledBand(first, last, bounds[k : k + 2], relative, data, int(per_row[k].sum())))
     return bands
 
 
