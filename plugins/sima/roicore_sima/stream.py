@@ -3,17 +3,23 @@
 Chunks are read through the imaging contract (``get_series(start, end)``),
 in increasing order, and computed by ``n_workers`` threads. Reads and the
 compute kernels release the GIL (numpy copies, scipy's sparse products, file
-reads), so threads use several cores. Two schedules, chosen by worker count
-(both measured on this machine kind; see ``benchmarks/bench_extraction.py``):
+reads), so threads use several cores. Three schedules, chosen by worker count
+and by what a read returns (measured on this machine kind; see
+``benchmarks/bench_extraction.py``):
 
-* **one worker**: the calling thread is a *reader* running ahead of the
+* **one worker, a video in memory** (the first two chunks are views of one
+  array numpy allocated): every chunk is computed in the calling thread, in
+  order. A read is free there, so a reading thread had nothing to overlap,
+  and handing 32 chunks to it and prefetching their pages cost a third of
+  the call (1024 x 1024 uint16, 128 frames, 50 ROIs: 31 -> 20.5 ms).
+* **one worker, otherwise**: the calling thread is a *reader* running ahead of the
   compute thread: it reads chunk after chunk and hands each to the worker,
   at most two chunks ahead (a semaphore). Reading (from disk, or the copy a
   read makes) overlaps with computing, so a cold file is read at close to its
   raw sequential rate. Chunks are read with ``get_series(copy=False)``, so
-  where the reader maps the data (memmaps, arrays in memory) a "read" is a
-  view and the reading thread touches its pages instead. At most 3 chunks are
-  in memory (views of a mapping take none).
+  where the reader maps a file (memmaps) a "read" is a view and the reading
+  thread touches its pages instead, taking their page faults. At most 3
+  chunks are in memory (views of a mapping take none).
 * **several workers**: each worker takes the next chunk index from a shared
   counter, reads that chunk and computes it. While one worker waits for its
   read, the others compute, so reading runs ahead of computing without a
@@ -21,12 +27,11 @@ reads), so threads use several cores. Two schedules, chosen by worker count
   when every read was a copy, this beat both a dedicated reader thread
   (three busy threads on two cores, every chunk copied by one core and read
   by another: -30%) and a reader that also computes when it is ahead
-  (-15%). At most ``n_workers`` chunks
-  are in memory.
+  (-15%). At most ``n_workers`` chunks are in memory.
 
 A video of a single chunk is computed in the calling thread (threads would
-only add their start-up, ~0.5 ms). Either way each worker owns a per-worker state (buffers, accumulators), so
-nothing is allocated per chunk besides the chunk the read returns, and peak
+only add their start-up, ~0.5 ms). In every schedule each worker owns a
+per-worker state (buffers, accumulators), so nothing is allocated per chunk besides the chunk the read returns, and peak
 memory does not depend on the video's length.
 
 A chunk that is a view of a read-only file mapping (``numpy.memmap``) is
@@ -45,7 +50,7 @@ import mmap
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -99,7 +104,11 @@ def run_threads(
         _release(chunks)
         bar.update(end - start)
     elif len(states) == 1:
-        _reader_ahead(sources, task, states[0], ranges, bar)
+        # the first two ranges' chunks, in a list the schedule pops from (so it holds the only reference)
+        ahead = [_read(sources, *ranges[0]), _read(sources, *ranges[1])]
+        in_memory = all(_views_of_one_array(*pair) for pair in zip(*ahead, strict=True))
+        schedule = _in_order if in_memory else _reader_ahead
+        schedule(sources, task, states[0], ranges, bar, ahead)
     else:
         _shared_counter(sources, task, states, ranges, bar)
 
@@ -107,6 +116,42 @@ def run_threads(
 def _read(sources: Sequence[Any], start: int, end: int) -> list[np.ndarray]:
     # read-only blocks: a view of the data where the reader maps them (no copy), else a fresh array
     return [source.get_series(start, end, copy=False) for source in sources]
+
+
+def _reads(
+    sources: Sequence[Any], ranges: list[tuple[int, int]], ahead: list[list[np.ndarray]]
+) -> Iterator[tuple[int, int, list[np.ndarray]]]:
+    """``(start, end, chunks)`` of every range in order; ``ahead`` holds the first ranges' chunks, read already."""
+    for start, end in ranges:
+        chunks = ahead.pop(0) if ahead else _read(sources, start, end)
+        yield start, end, chunks
+        del chunks
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    """The array whose memory ``array`` views (``array`` itself when it owns its memory)."""
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return root
+
+
+def _views_of_one_array(first: np.ndarray, second: np.ndarray) -> bool:
+    """True when two chunks are views of one array in memory numpy allocated (not a file mapping).
+
+    Such chunks come from a video held in memory (an in-memory extractor):
+    reading them is free and cannot fault on a file, so a reading thread
+    would have nothing to run ahead of. Fresh reads (copies) have roots of
+    their own; a ``numpy.memmap`` or a foreign buffer has a base that is not
+    numpy's.
+    """
+    root = _root(first)
+    return (
+        root is _root(second)
+        and root is not first
+        and root.base is None
+        and not isinstance(root, np.memmap)
+    )
 
 
 def _file_mapping(array: np.ndarray) -> tuple[mmap.mmap, int] | None:
@@ -158,14 +203,29 @@ def _prefetch(chunks: list[np.ndarray]) -> None:
             flat[:: max(1, 4096 // chunk.itemsize)].max()
 
 
+def _in_order(
+    sources: Sequence[Any],
+    task: Task,
+    state: Any,
+    ranges: list[tuple[int, int]],
+    bar: Any,
+    ahead: list[list[np.ndarray]],
+) -> None:
+    """Every chunk in the calling thread, in order (``ahead``: see :func:`_reads`)."""
+    for start, end, chunks in _reads(sources, ranges, ahead):
+        task(chunks, start, end, state)
+        bar.update(end - start)
+
+
 def _reader_ahead(
     sources: Sequence[Any],
     task: Task,
     state: Any,
     ranges: list[tuple[int, int]],
     bar: Any,
+    ahead: list[list[np.ndarray]],
 ) -> None:
-    """One compute thread; the calling thread reads up to two chunks ahead of it."""
+    """One compute thread; the calling thread reads up to two chunks ahead of it (``ahead``: see :func:`_reads`)."""
     slots = threading.BoundedSemaphore(2)
 
     def run(chunks: list[np.ndarray], start: int, end: int) -> int:
@@ -184,8 +244,7 @@ def _reader_ahead(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roicore-sima") as pool:
         try:
-            for start, end in ranges:
-                chunks = _read(sources, start, end)
+            for start, end, chunks in _reads(sources, ranges, ahead):
                 _prefetch(chunks)
                 slots.acquire()
                 pending.append(pool.submit(run, chunks, start, end))

@@ -1,0 +1,88 @@
+"""The thread schedules of roicore_sima.stream: which one runs, in what order, and where."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from roicore_sima.stream import _views_of_one_array, run_threads
+
+from roicore.memory import NumpyImagingExtractor
+
+
+class _Bar:
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def update(self, frames: int) -> None:
+        self.frames += frames
+
+
+def _record(sources, workers: int, chunk_size: int):
+    """Run a task that records each chunk's range, values and thread; returns the records and the bar."""
+    calls: list[tuple[int, int, int, np.ndarray]] = []
+    lock = threading.Lock()
+
+    def task(chunks, start, end, state):
+        with lock:
+            calls.append((start, end, threading.get_ident(), np.array(chunks[0])))
+
+    bar = _Bar()
+    run_threads(sources, task, [object() for _ in range(workers)], chunk_size=chunk_size, bar=bar)
+    return calls, bar
+
+
+def test_only_views_of_one_array_in_memory_count_as_in_memory(tmp_path):
+    video = np.arange(4 * 1024, dtype=np.uint16).reshape(4, 1024).copy()
+    assert _views_of_one_array(video[0:2], video[2:4])
+    assert _views_of_one_array(video[0:2].view(np.ndarray), video[2:4][::1])
+    assert not _views_of_one_array(video[0:2].copy(), video[2:4].copy())  # fresh reads: a root each
+    fresh = [np.arange(2048, dtype=np.uint16).reshape(2, 1024) for _ in range(2)]
+    assert not _views_of_one_array(*fresh)  # reshaped fresh reads, too
+    assert not _views_of_one_array(video, video)  # the whole array is not a view
+    path = tmp_path / "a.npy"
+    np.save(path, video)
+    mapped = np.load(path, mmap_mode="r")
+    assert not _views_of_one_array(mapped[0:2], mapped[2:4])
+    foreign = np.frombuffer(bytes(8192), dtype=np.uint16).reshape(4, 1024)
+    assert not _views_of_one_array(foreign[0:2], foreign[2:4])
+
+
+def test_one_worker_in_memory_runs_every_chunk_in_the_calling_thread_in_order():
+    video = np.random.default_rng(0).integers(0, 100, (37, 8, 8), dtype=np.uint16)
+    calls, bar = _record([NumpyImagingExtractor(video, 10.0)], workers=1, chunk_size=5)
+    assert [(start, end) for start, end, _, _ in calls] == [(s, min(37, s + 5)) for s in range(0, 37, 5)]
+    assert {thread for _, _, thread, _ in calls} == {threading.get_ident()}
+    for start, end, _, values in calls:
+        np.testing.assert_array_equal(values, video[start:end])
+    assert bar.frames == 37
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_mapping_is_computed_beside_the_reading_thread(tmp_path, workers):
+    video = np.random.default_rng(1).integers(0, 100, (23, 8, 8), dtype=np.uint16)
+    path = tmp_path / "video.npy"
+    np.save(path, video)
+    with NumpyImagingExtractor(path, 10.0) as on_disk:
+        calls, bar = _record([on_disk], workers=workers, chunk_size=4)
+    assert sorted((start, end) for start, end, _, _ in calls) == [(s, min(23, s + 4)) for s in range(0, 23, 4)]
+    assert threading.get_ident() not in {thread for _, _, thread, _ in calls}
+    for start, end, _, values in calls:
+        np.testing.assert_array_equal(values, video[start:end])
+    assert bar.frames == 23
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_chunk_stops_the_run_and_raises(workers):
+    video = np.zeros((40, 4, 4), dtype=np.uint16)
+    seen: list[int] = []
+
+    def task(chunks, start, end, state):
+        seen.append(start)
+        if start == 8:
+            raise ValueError("chunk 8 is bad")
+
+    with pytest.raises(ValueError, match="chunk 8 is bad"):
+        run_threads([NumpyImagingExtractor(video, 10.0)], task, [None] * workers, chunk_size=4, bar=_Bar())
+    assert 8 in seen and len(seen) < 10
