@@ -371,17 +371,43 @@ class Scratch:
             self.counts = self.frames - self.missing
 
 
+def _take_int_sums(used: list[Scratch]) -> np.ndarray | None:
+    """The exact int32 sum of the compiled pass's sums of ``used``, when they hold every frame; else None.
+
+    That is when no frame has moved into float64 yet and the frames of all
+    scratches together stay within the int32 limit. The scratches are
+    finished by it (their sums are added into the first one's).
+    """
+    if not used or not all(
+        scratch.compiled and scratch._total is None and scratch._partial is not None and scratch.pending == scratch.frames
+        for scratch in used
+    ):
+        return None
+    if sum(scratch.frames for scratch in used) > min(scratch.limit for scratch in used):
+        return None
+    sums = used[0]._partial
+    for scratch in used[1:]:
+        sums += scratch._partial
+    for scratch in used:
+        scratch._partial = None
+        scratch.pending = 0
+    return sums
+
+
 def merge_means(scratches: Iterable[Scratch], shape: tuple[int, int]) -> np.ndarray:
     """The mean image ``(rows, columns)`` float64 over every frame the scratches saw.
 
     Pixels never finite get NaN, as does every pixel of an empty video.
     """
     items = list(scratches)
-    for scratch in items:
-        scratch.finish()
     pixels = shape[0] * shape[1]
     frames = sum(scratch.frames for scratch in items)
     used = [scratch for scratch in items if scratch.frames]
+    sums = _take_int_sums(used)
+    if sums is not None:  # one pass: the exact int32 sums straight into the float64 mean
+        return np.divide(sums, frames, dtype=np.float64).reshape(shape)
+    for scratch in items:
+        scratch.finish()
     if not used:
         return np.full(shape, np.nan)
     total = used[0].total.copy() if len(used) > 1 else used[0].total

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["chunk_ranges", "run_threads"]
+__all__ = ["chunk_ranges", "reads_are_views", "run_threads"]
 
 Task = Callable[[list[np.ndarray], int, int, Any], None]
 
@@ -136,22 +136,35 @@ def _root(array: np.ndarray) -> np.ndarray:
     return root
 
 
-def _views_of_one_array(first: np.ndarray, second: np.ndarray) -> bool:
-    """True when two chunks are views of one array in memory numpy allocated (not a file mapping).
+def _views_of_one_array(first: np.ndarray, second: np.ndarray, *, in_memory: bool = True) -> bool:
+    """True when two chunks are views of one array: a video the reader maps instead of copying.
 
-    Such chunks come from a video held in memory (an in-memory extractor):
-    reading them is free and cannot fault on a file, so a reading thread
-    would have nothing to run ahead of. Fresh reads (copies) have roots of
-    their own; a ``numpy.memmap`` or a foreign buffer has a base that is not
-    numpy's.
+    With ``in_memory`` (the default), only an array in memory numpy
+    allocated counts, not a file mapping (``numpy.memmap``) or a foreign
+    buffer. Reading chunks of a video in memory is free and cannot fault on a
+    file, so a reading thread would have nothing to run ahead of. Fresh reads
+    (copies) have roots of their own.
     """
     root = _root(first)
-    return (
-        root is _root(second)
-        and root is not first
-        and root.base is None
-        and not isinstance(root, np.memmap)
-    )
+    if root is not _root(second) or root is first:
+        return False
+    return not in_memory or (root.base is None and not isinstance(root, np.memmap))
+
+
+def reads_are_views(sources: Sequence[Any]) -> bool:
+    """True when every source's reads are views of one array (in memory or a file mapping), not copies.
+
+    Probed with two one-frame reads per source. A chunk of views costs no
+    memory of its own, so such videos can take larger chunks.
+    """
+    for source in sources:
+        if source.get_num_samples() < 2:
+            return False
+        if not _views_of_one_array(
+            source.get_series(0, 1, copy=False), source.get_series(1, 2, copy=False), in_memory=False
+        ):
+            return False
+    return True
 
 
 def _file_mapping(array: np.ndarray) -> tuple[mmap.mmap, int] | None:

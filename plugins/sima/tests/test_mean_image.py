@@ -94,3 +94,33 @@ def test_float_mean_leaves_out_non_finite_values_pixel_by_pixel():
             mean = result.get_image("mean")
             np.testing.assert_allclose(mean, reference_mean(video), rtol=1e-6, equal_nan=True)
             assert np.isnan(mean[12, 14]) and np.isfinite(mean[10, 10]) and np.isfinite(mean[11, 12])
+
+
+@pytest.mark.skipif(kernel_module._bandpass is None, reason="the compiled band pass is not built here")
+@pytest.mark.parametrize("limit, one_pass", [(None, True), (9, False)])
+def test_compiled_sums_of_several_workers_merge_exactly_in_one_pass_or_through_float64(monkeypatch, limit, one_pass):
+    """Within the int32 limit the workers' int32 sums are added and divided once; beyond it they go through float64."""
+    movie = make_movie(frames=4)
+    video = _extreme_video(np.uint16, 0, 65535, 40, movie.masks.shape[:2])
+    taken: list[bool] = []
+    take = kernel_module._take_int_sums
+
+    def recorded(used):
+        found = take(used)
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(kernel_module, "_take_int_sums", recorded)
+    if limit is not None:
+        original = kernel_module.Scratch.__init__
+
+        def small_limit(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            self.limit = limit
+
+        monkeypatch.setattr(kernel_module.Scratch, "__init__", small_limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = roicore.extract(NumpyImagingExtractor(video, 30.0), movie.masks, method="sima", n_workers=2, chunk_size=6)
+    assert taken == [one_pass]
+    np.testing.assert_array_equal(result.get_image("mean"), video.astype(np.float64).mean(axis=0))

@@ -195,6 +195,8 @@ def test_empty_video_and_no_rois():
 def test_defaults():
     assert 1 <= default_workers() <= 8
     assert default_chunk_size(512 * 512 * 2, "threads") == 16  # 8 MiB
+    assert default_chunk_size(512 * 512 * 2, "threads", views=True) == 64  # 32 MiB: views of the video take no memory
+    assert default_chunk_size(512 * 512 * 2, "dask", views=True) == 128
     assert default_chunk_size(512 * 512 * 2, "dask") == 128  # 64 MiB
     assert default_chunk_size(10**9, "threads") == 4  # at least 4 frames
     assert default_chunk_size(10**9, "threads", floating=True) == 8

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from roicore_sima.stream import _views_of_one_array, run_threads
+from roicore_sima.stream import _views_of_one_array, reads_are_views, run_threads
 
 from roicore.memory import NumpyImagingExtractor
 
@@ -86,3 +86,20 @@ def test_a_failing_chunk_stops_the_run_and_raises(workers):
     with pytest.raises(ValueError, match="chunk 8 is bad"):
         run_threads([NumpyImagingExtractor(video, 10.0)], task, [None] * workers, chunk_size=4, bar=_Bar())
     assert 8 in seen and len(seen) < 10
+
+
+def test_reads_are_views_of_arrays_and_file_mappings_not_of_copying_readers(tmp_path):
+    video = np.random.default_rng(2).integers(0, 100, (6, 4, 4), dtype=np.uint16)
+    path = tmp_path / "video.npy"
+    np.save(path, video)
+    in_memory = NumpyImagingExtractor(video, 10.0)
+    with NumpyImagingExtractor(path, 10.0) as mapped:
+        assert reads_are_views([in_memory]) and reads_are_views([mapped]) and reads_are_views([in_memory, mapped])
+
+    class Copying(NumpyImagingExtractor):
+        def _read_series(self, start, end):
+            return np.array(super()._read_series(start, end))
+
+    assert not reads_are_views([Copying(video, 10.0)])
+    assert not reads_are_views([in_memory, Copying(video, 10.0)])
+    assert not reads_are_views([NumpyImagingExtractor(video[:1], 10.0)])  # one frame: nothing to tell by
