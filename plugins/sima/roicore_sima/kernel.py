@@ -442,11 +442,15 @@ Band = tuple[int, int, "sparse.csr_matrix | None", "sparse.csr_matrix | None"]
 
 
 class CompiledBand(NamedTuple):
-    """One band as the compiled pass takes it: row ``i``'s entries are ``indices[b[0, i]:b[1, i]]``, ``b = bounds``."""
+    """One band as the compiled pass takes it: for each ``(row, start, stop)`` of ``bounds``, that row's entries.
+
+    The entries of ``row`` in this band are ``indices[start:stop]`` (and the
+    same of ``data``); rows without weights in the band are not listed.
+    """
 
     first: int
     last: int
-    #: int32 ``(2, rows)``: where each row's run of entries in this band starts and stops
+    #: int32 ``(listed, 3)``: each row with weights in this band, and where its run of entries starts and stops
     bounds: np.ndarray
     #: int32 column indices, each relative to the first pixel of its band: the band's own
     #: (gathered) or the whole matrix's
@@ -513,9 +517,10 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
     """The bands of ``width`` pixels of ``matrix`` (sorted column indices) as the compiled pass takes them.
 
     A row's entries in a band are a contiguous run of that row, so a band can
-    be given by where each row's run starts and stops in the matrix's own
-    arrays: no entry is moved, and the column indices are made relative to
-    their band once. With ``gathered``, each band's entries are first copied
+    be given by the rows it has weights for and where each one's run starts
+    and stops in the matrix's own arrays: no entry is moved, and the column
+    indices are made relative to their band once. Rows without weights in a
+    band are left out, so the pass never visits them. With ``gathered``, each band's entries are first copied
     into one contiguous run (:func:`_split_bands`), which streams better.
     """
     rows, pixels = matrix.shape
@@ -527,8 +532,8 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
         for first, last, indptr, indices, data in _split_bands(matrix, width):
             if indices.size and (indices.min() < 0 or indices.max() >= last - first):  # the C code trusts them
                 raise ValueError("a band's column index lies outside the band")
-            bounds = np.empty((2, rows), dtype=np.int32)
-            bounds[0], bounds[1] = indptr[:-1], indptr[1:]
+            listed = np.flatnonzero(np.diff(indptr))
+            bounds = np.stack([listed, indptr[listed], indptr[listed + 1]], axis=1).astype(np.int32)
             bands.append(CompiledBand(first, last, bounds, indices.astype(np.int32, copy=False), data, indices.size))
         return bands
     indices = matrix.indices.astype(np.int32, copy=False)
@@ -544,10 +549,15 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
     if relative.size and (relative.min() < 0 or relative.max() >= width or indices.max() >= pixels):
         raise ValueError("a band's column index lies outside the band")
     data = np.ascontiguousarray(matrix.data, dtype=np.float32)
+    band_of_listed, listed = np.nonzero(per_row)  # by band, then by row
+    triples = np.stack([listed, bounds[band_of_listed, listed], bounds[band_of_listed + 1, listed]], axis=1)
+    triples = triples.astype(np.int32)
+    splits = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(band_of_listed, minlength=count), out=splits[1:])
     bands = []
     for k in range(count):
         first, last = k * width, min(pixels, (k + 1) * width)
-        bands.append(CompiledBand(first, last, bounds[k : k + 2], relative, data, int(per_row[k].sum())))
+        bands.append(CompiledBand(first, last, triples[splits[k] : splits[k + 1]], relative, data, int(per_row[k].sum())))
     return bands
 
 

@@ -124,7 +124,7 @@ def _arguments(cols: int = 8, rows: int = 2, frames: int = 3) -> dict:
     return dict(
         block=np.ones((frames, cols), dtype=np.uint16),
         out=np.zeros((frames, rows), dtype=np.float32),
-        bounds=np.array([[0, 1], [1, 2]], dtype=np.int32),  # row 0: entry 0, row 1: entry 1
+        bounds=np.array([[0, 0, 1], [1, 1, 2]], dtype=np.int32),  # (row, start, stop): row 0 entry 0, row 1 entry 1
         indices=np.array([0, 7], dtype=np.int32),
         data=np.array([0.5, 2.0], dtype=np.float32),
         acc=np.zeros(cols, dtype=np.int32),
@@ -143,22 +143,44 @@ def test_band_pass_adds_into_out_and_acc():
     np.testing.assert_array_equal(args["acc"], [6] * 7 + [18])
 
 
+@pytest.mark.parametrize("frames", [3, 4, 9])  # single frames, groups of four, both
+@pytest.mark.parametrize("dense", [False, True])  # gather from the integers, or from converted frames
+def test_band_pass_adds_only_into_the_listed_rows(frames, dense):
+    from roicore_sima._bandpass import band_pass
+
+    args = _arguments(rows=3, frames=frames)
+    args["block"] = np.arange(frames * 8, dtype=np.uint16).reshape(frames, 8)
+    args["out"] = np.full((frames, 3), 7.0, dtype=np.float32)
+    args["bounds"] = np.array([[2, 0, 2]], dtype=np.int32)  # row 2 holds both entries; rows 0 and 1 are not listed
+    args["scratch"] = np.zeros(4 * 8, dtype=np.float32) if dense else None
+    band_pass(*args.values())
+    block = args["block"].astype(np.float32)
+    np.testing.assert_array_equal(args["out"][:, :2], 7.0)
+    np.testing.assert_array_equal(args["out"][:, 2], np.float32(7.0) + np.float32(0.5) * block[:, 0] + 2 * block[:, 7])
+    np.testing.assert_array_equal(args["acc"], args["block"].sum(axis=0))
+
+
 @pytest.mark.parametrize(
     "change, error, message",
     [
         (dict(block=np.ones((3, 8), dtype=np.float32)), ValueError, "uint8, int8, uint16 or int16"),
         (dict(block=np.ones((3, 16), dtype=np.uint16)[:, ::2]), ValueError, "contiguous rows"),
         (dict(block=np.ones(8, dtype=np.uint16)), ValueError, "2-D frames"),
-        (dict(out=np.zeros((3, 3), dtype=np.float32)), ValueError, "out must hold 6 items"),
-        (dict(out=np.zeros((3, 2), dtype=np.float64)), ValueError, "out must hold 6 items of 4 bytes"),
+        (dict(out=np.zeros((2, 2), dtype=np.float32)), ValueError, r"out must be float32 of shape \(3, rows\)"),
+        (dict(out=np.zeros(6, dtype=np.float32)), ValueError, r"out must be float32 of shape \(3, rows\)"),
+        (dict(out=np.zeros((3, 2), dtype=np.float64)), ValueError, r"out must be float32 of shape \(3, rows\)"),
+        (dict(out=np.zeros((3, 1), dtype=np.float32)), ValueError, "bounds outside the output rows"),
         (dict(out=np.zeros((3, 2), dtype=np.int32)), ValueError, "out must be float32"),
         (dict(acc=np.zeros(7, dtype=np.int32)), ValueError, "acc must hold 8 items"),
         (dict(indices=np.array([0], dtype=np.int32)), ValueError, "weight arrays"),
         (dict(indices=np.array([0], dtype=np.int32), data=np.array([1.0], dtype=np.float32)), ValueError, "bounds outside"),
-        (dict(bounds=np.array([[0, 1], [1, 2]], dtype=np.int64)), ValueError, "bounds must hold int32"),
-        (dict(bounds=np.array([0, 1, 2], dtype=np.int32)), ValueError, "bounds must hold int32"),
-        (dict(bounds=np.array([[1, 1], [0, 2]], dtype=np.int32)), ValueError, "bounds outside"),
-        (dict(bounds=np.array([[-1, 1], [1, 2]], dtype=np.int32)), ValueError, "bounds outside"),
+        (dict(bounds=np.array([[0, 0, 1], [1, 1, 2]], dtype=np.int64)), ValueError, "bounds must hold int32"),
+        (dict(bounds=np.array([0, 1, 2, 3], dtype=np.int32)), ValueError, "bounds must hold int32"),
+        (dict(bounds=np.array([[0, 1, 0]], dtype=np.int32)), ValueError, "bounds outside"),  # start > stop
+        (dict(bounds=np.array([[0, -1, 1]], dtype=np.int32)), ValueError, "bounds outside"),
+        (dict(bounds=np.array([[0, 1, 3]], dtype=np.int32)), ValueError, "bounds outside"),  # past the entries
+        (dict(bounds=np.array([[2, 0, 1]], dtype=np.int32)), ValueError, "bounds outside the output rows"),
+        (dict(bounds=np.array([[-1, 0, 1]], dtype=np.int32)), ValueError, "bounds outside the output rows"),
         (dict(scratch=np.zeros(31, dtype=np.float32)), ValueError, "scratch"),
     ],
 )
