@@ -17,9 +17,12 @@ transposes and never allocates per frame.
 through the compiled band pass :mod:`roicore_sima._bandpass` when it is built
 (it is, wherever a C compiler was at install time): frames in groups of four,
 each row's four sums side by side, the mean image summed exactly in int32 in
-the same pass that reads the frames. Without fixed costs (the kernel alone)
-it measured 0.95-1.4x a plain per-frame CSR loop with the mean image and
-1.0-2.5x without it (see ``benchmarks/bench_extraction.py`` for whole calls).
+the same pass that reads the frames. Without fixed costs (the kernel alone,
+in one process, alternated, on the nine cells of the benchmark's grid) it
+measured 1.00-1.78x a plain per-frame CSR loop with the mean image and
+1.00-3.8x without it; at 1024 x 1024 both read the whole video from memory at
+about the same rate, so the mean image costs as much as the loop's
+conversion (see ``benchmarks/bench_extraction.py`` for whole calls).
 Its traces are bitwise those of the numpy pass: every row is summed in
 float32 in the same order, without fused multiply-adds. Every other video,
 and every video where the extension is missing, takes the numpy band pass:
