@@ -94,6 +94,12 @@ def segment_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     return result
 
 
+#: weights fewer than the frame's pixels by this factor are sorted to find shared pixels, rather than
+#: counted per pixel (measured at 1024 x 1024: 0.13 vs 0.36 ms for 7,450 weights, plus the passes over
+#: every pixel the count needs; at 74,500 weights in 512 x 512 sorting was 7x slower)
+SORT_BELOW = 16
+
+
 def find_overlap(
     csc: sparse.csc_matrix, frame_shape: tuple[int, int], *, removed: bool
 ) -> tuple[OverlapInfo, np.ndarray]:
@@ -113,12 +119,19 @@ def find_overlap(
     shared : numpy.ndarray
         Boolean, one per stored entry of ``csc``: the entry's pixel is shared.
     """
-    counts = np.bincount(csc.indices, minlength=csc.shape[0])
-    shared_pixel = counts > 1
-    shared = shared_pixel[csc.indices]
+    indices = csc.indices
+    if indices.size * SORT_BELOW < csc.shape[0]:
+        # few weights in a large frame: sorting them beats counting over every pixel of the frame
+        ordered = np.sort(indices)
+        pixels = np.unique(ordered[1:][ordered[1:] == ordered[:-1]]).astype(np.int64)
+        shared = np.isin(indices, pixels) if pixels.size else np.zeros(indices.size, dtype=bool)
+    else:
+        shared_pixel = np.bincount(indices, minlength=csc.shape[0]) > 1
+        shared = shared_pixel[indices]
+        pixels = np.flatnonzero(shared_pixel).astype(np.int64)
     per_roi = segment_sums(shared, csc.indptr)
     info = OverlapInfo(
-        pixels=np.flatnonzero(shared_pixel).astype(np.int64),
+        pixels=pixels,
         frame_shape=(int(frame_shape[0]), int(frame_shape[1])),
         per_roi=per_roi,
         removed=removed,

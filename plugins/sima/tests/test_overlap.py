@@ -152,3 +152,24 @@ def test_unmixing_matrix_is_block_diagonal_over_components():
     dense = weights.toarray()
     gram = dense[:2] @ dense[:2].T
     np.testing.assert_allclose(unmix[:2, :2], np.diag(np.diag(gram)) @ np.linalg.inv(gram))
+
+
+@pytest.mark.parametrize("rois, per_roi", [(0, 0), (1, 5), (6, 3), (40, 30), (300, 60)])
+def test_sorting_and_counting_find_the_same_shared_pixels(monkeypatch, rois, per_roi):
+    import roicore_sima.overlap as overlap_module
+
+    rng = np.random.default_rng(rois)
+    pixels = 2000
+    rows = np.concatenate([rng.choice(pixels, per_roi, replace=False) for _ in range(rois)] or [np.zeros(0, int)])
+    csc = sparse.csc_matrix((np.ones(rows.size), (rows, np.repeat(np.arange(rois), per_roi))), shape=(pixels, rois))
+    csc.sort_indices()
+    found = {}
+    for name, factor in (("sorted", 0), ("counted", 10**9)):
+        monkeypatch.setattr(overlap_module, "SORT_BELOW", factor)
+        found[name] = overlap_module.find_overlap(csc, (40, 50), removed=True)
+    expected = np.flatnonzero(np.bincount(rows, minlength=pixels) > 1)
+    for info, shared in found.values():
+        np.testing.assert_array_equal(info.pixels, expected)
+        assert info.pixels.dtype == np.int64
+        np.testing.assert_array_equal(shared, np.isin(csc.indices, expected))
+        np.testing.assert_array_equal(info.per_roi, [np.isin(csc[:, j].indices, expected).sum() for j in range(rois)])
