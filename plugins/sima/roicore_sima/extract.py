@@ -274,10 +274,12 @@ def extract(
         to the time of extraction in SIMA's format.
     n_workers : int, optional
         Worker threads (``backend="threads"``); default: the usable CPUs, at
-        most 8. With one worker the calling thread reads ahead of it.
+        most 8. With one worker the calling thread reads ahead of it, except
+        over a video in memory, where it computes every chunk itself.
     chunk_size : int, optional
-        Frames per time chunk; default ~8 MiB of video (at least 4 frames) per chunk for threads,
-        ~64 MiB per block for dask. Results do not depend on it.
+        Frames per time chunk (at least 4 by default): for threads ~32 MiB of
+        video where reads are views (in memory, memory-mapped), else ~8 MiB;
+        for dask ~64 MiB per block. Results do not depend on it.
     progress : bool, optional
         None: a tqdm bar when interactive and the run lasts over 2 s; True:
         always (needs tqdm); False: never.
