@@ -145,7 +145,9 @@ def build_kernel(
             pixel_scale = np.where(np.isfinite(flat_mean) & (flat_mean != 0), 1.0 / flat_mean, np.nan)
     # weighted mean over the imaged pixels (1), or least squares / SIMA's rule (2)
     power = np.full(rois, 2 if (sima_compat or not remove_overlap) else 1, dtype=np.int64)
-    product, rescale, totals, dead = product_weights(matrix, power=power, pixel_scale=pixel_scale)
+    product, rescale, totals, dead = product_weights(
+        matrix, power=power, pixel_scale=pixel_scale, rescale=check_finite
+    )
     return ChunkKernel(
         product,
         rescale,

@@ -581,10 +581,11 @@ class ChunkKernel:
     product : scipy.sparse.csr_matrix
         ``A``, ``(rois, pixels)`` float32: trace values of fully imaged frames
         (before unmixing).
-    rescale : scipy.sparse.csr_matrix
-        ``B``, float32: denominators for frames with non-finite pixels.
-    totals : numpy.ndarray
-        ``b = B @ 1``, float32.
+    rescale : scipy.sparse.csr_matrix or None
+        ``B``, float32: denominators for frames with non-finite pixels (None
+        without ``check_finite``: no frame has any).
+    totals : numpy.ndarray or None
+        ``b = B @ 1``, float32 (None with ``rescale``).
     nan_rois : numpy.ndarray
         Boolean per ROI: always NaN (empty, or never imaged).
     unmix : scipy.sparse.csr_matrix, optional
@@ -620,8 +621,8 @@ class ChunkKernel:
     def __init__(
         self,
         product: sparse.csr_matrix,
-        rescale: sparse.csr_matrix,
-        totals: np.ndarray,
+        rescale: sparse.csr_matrix | None,
+        totals: np.ndarray | None,
         *,
         nan_rois: np.ndarray,
         unmix: sparse.csr_matrix | None = None,
@@ -646,8 +647,10 @@ class ChunkKernel:
         self._bands: list[Band] | None = None
         self._compiled_bands: list[CompiledBand] | None = None
         self.gathered_bands = frames is None or frames >= GATHERED_BANDS_FRAMES
+        if check_finite and (rescale is None or totals is None):
+            raise ValueError("a kernel that checks for non-finite pixels needs the rescale matrix and its totals")
         self.rescale = rescale
-        self.totals = np.asarray(totals, dtype=np.float32)
+        self.totals = None if totals is None else np.asarray(totals, dtype=np.float32)
         self.nan_rois = np.asarray(nan_rois, dtype=bool)
         self.nan_positions = np.flatnonzero(self.nan_rois)
         self.groups = [np.asarray(group, dtype=np.int64) for group in groups]
@@ -888,6 +891,7 @@ class ChunkKernel:
             plan = self._plans.get(key)
         if plan is not None:
             return plan
+        assert self.rescale is not None and self.totals is not None  # checked in __init__ (check_finite)
         product = self.product[isolated]
         rescale = self.rescale[isolated]
         columns = np.union1d(product.indices, rescale.indices)

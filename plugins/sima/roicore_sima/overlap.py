@@ -126,7 +126,11 @@ def find_overlap(
         pixels = np.unique(ordered[1:][ordered[1:] == ordered[:-1]]).astype(np.int64)
         shared = np.isin(indices, pixels) if pixels.size else np.zeros(indices.size, dtype=bool)
     else:
-        shared_pixel = np.bincount(indices, minlength=csc.shape[0]) > 1
+        # the narrowest counter that cannot wrap (a pixel is in each ROI at most once): bincount's int64
+        # counts are 2 MiB at 512 x 512, and touching that fresh memory cost more than the counting
+        counts = np.zeros(csc.shape[0], dtype=np.min_scalar_type(csc.shape[1]))
+        np.add.at(counts, indices, counts.dtype.type(1))
+        shared_pixel = counts > 1
         shared = shared_pixel[indices]
         pixels = np.flatnonzero(shared_pixel).astype(np.int64)
     per_roi = segment_sums(shared, csc.indptr)

@@ -95,10 +95,7 @@ def build_weights(masks: Any, *, remove_overlap: bool, sima_compat: bool, roi_id
     EmptyRoiWarning
         Some ROIs have no pixel (their traces will be NaN).
     """
-    csc = sparse.csc_matrix(masks.matrix, dtype=np.float64, copy=True)
-    csc.sum_duplicates()
-    csc.eliminate_zeros()
-    csc.sort_indices()
+    csc, owned = _canonical(masks.matrix)
     frame_shape = (int(masks.frame_shape[0]), int(masks.frame_shape[1]))
     boolean_entries = csc.data == 1.0
     boolean = (segment_sums(boolean_entries, csc.indptr) == np.diff(csc.indptr)) & (np.diff(csc.indptr) > 0)
@@ -106,6 +103,8 @@ def build_weights(masks: Any, *, remove_overlap: bool, sima_compat: bool, roi_id
     overlap, shared = find_overlap(csc, frame_shape, removed=remove_overlap)
     if remove_overlap and overlap.count:
         csc = remove_pixels(csc, shared)
+    elif not owned:
+        csc = csc.copy()  # its data are scaled below: never the caller's
 
     num_pixels = np.diff(csc.indptr).astype(np.int64)
     empty = num_pixels == 0
@@ -114,8 +113,7 @@ def build_weights(masks: Any, *, remove_overlap: bool, sima_compat: bool, roi_id
     else:
         sums = segment_sums(csc.data, csc.indptr)
         scale = np.where(sums > 0, 1.0 / np.where(sums > 0, sums, 1.0), 1.0)
-    owner = np.repeat(np.arange(csc.shape[1], dtype=np.int64), num_pixels)
-    csc.data = csc.data * scale[owner]
+    csc.data *= np.repeat(scale, num_pixels)
     if np.any(empty):
         names = [roi_ids[i] for i in np.flatnonzero(empty)] if roi_ids is not None else np.flatnonzero(empty).tolist()
         shown = names[:10] + (["..."] if len(names) > 10 else [])
@@ -131,9 +129,31 @@ def build_weights(masks: Any, *, remove_overlap: bool, sima_compat: bool, roi_id
     )
 
 
+def _canonical(matrix: Any) -> tuple[sparse.csc_matrix, bool]:
+    """``matrix`` as a float64 CSC with sorted indices, no duplicates and no stored zeros.
+
+    Returns the matrix and whether it is a new one: a matrix that already
+    is one (``RoiMasks`` keeps its masks so) is returned as it is, not
+    copied, and must not be changed.
+    """
+    if (
+        sparse.isspmatrix_csc(matrix)
+        and matrix.dtype == np.float64
+        and matrix.has_canonical_format
+        and matrix.has_sorted_indices
+        and np.all(matrix.data)
+    ):
+        return matrix, False
+    csc = sparse.csc_matrix(matrix, dtype=np.float64, copy=True)
+    csc.sum_duplicates()
+    csc.eliminate_zeros()
+    csc.sort_indices()
+    return csc, True
+
+
 def product_weights(
-    matrix: sparse.csr_matrix, *, power: np.ndarray, pixel_scale: np.ndarray | None = None
-) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray, np.ndarray]:
+    matrix: sparse.csr_matrix, *, power: np.ndarray, pixel_scale: np.ndarray | None = None, rescale: bool = True
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix | None, np.ndarray | None, np.ndarray]:
     """The float32 product and rescale matrices the kernel uses.
 
     A fully imaged frame gives ``A @ x``. A frame with unimaged (non-finite)
@@ -155,6 +175,9 @@ def product_weights(
         or not finite are never imaged in SIMA (their dF/F is not finite); they
         are dropped from ``A`` and ``B``, and ``A`` is multiplied by SIMA's
         rescale factor for them, a constant per ROI.
+    rescale : bool
+        Build ``B`` and ``b``. Only frames with non-finite pixels use them, so
+        integer videos need neither; False returns None for both.
 
     Returns
     -------
@@ -167,41 +190,51 @@ def product_weights(
         Boolean per ROI: it has pixels, but none that is ever imaged (SIMA
         compatibility only); its trace is NaN.
     """
-    owner = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-    data = matrix.data.copy()
+    data = matrix.data
     indices = matrix.indices
-    rescale_data = np.where(power[owner] == 2, data * data, data)
+    indptr = matrix.indptr
+    keep = None
+    dead = np.zeros(matrix.shape[0], dtype=bool)
+    product_data = data
     if pixel_scale is not None:
+        owner = _owners(matrix)
         scale = pixel_scale[indices]
         valid = np.isfinite(scale)
         all_sq = np.bincount(owner, weights=data * data, minlength=matrix.shape[0])
         valid_sq = np.bincount(owner, weights=np.where(valid, data * data, 0.0), minlength=matrix.shape[0])
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(valid_sq > 0, all_sq / valid_sq, np.nan)
-        data = np.where(valid, data * np.where(valid, scale, 0.0) * factor[owner], 0.0)
+        product_data = np.where(valid, data * np.where(valid, scale, 0.0) * factor[owner], 0.0)
         keep = valid
         counts = np.bincount(owner[keep], minlength=matrix.shape[0])
         indptr = np.concatenate(([0], np.cumsum(counts)))
-        product = sparse.csr_matrix((data[keep], indices[keep], indptr), shape=matrix.shape)
-        rescale = sparse.csr_matrix((rescale_data[keep], indices[keep], indptr), shape=matrix.shape)
         # ROIs with no valid pixel at all: NaN through their (absent) weights
         dead = ~(valid_sq > 0) & (np.diff(matrix.indptr) > 0)
-    else:
-        product = sparse.csr_matrix((data, indices, matrix.indptr), shape=matrix.shape)
-        rescale = sparse.csr_matrix((rescale_data, indices, matrix.indptr), shape=matrix.shape)
-        dead = np.zeros(matrix.shape[0], dtype=bool)
-    product = _as_float32(product)
-    rescale = _as_float32(rescale)
+    product = _float32_matrix(product_data, indices, indptr, keep, matrix.shape)
+    if not rescale:
+        return product, None, None, dead
+    squared = power[_owners(matrix)] == 2
+    rescale_matrix = _float32_matrix(np.where(squared, data * data, data), indices, indptr, keep, matrix.shape)
     from roicore_sima.kernel import csr_matvec
 
     b = np.zeros(matrix.shape[0], dtype=np.float32)
-    csr_matvec(rescale, np.ones(matrix.shape[1], dtype=np.float32), b)
-    return product, rescale, b, dead
+    csr_matvec(rescale_matrix, np.ones(matrix.shape[1], dtype=np.float32), b)
+    return product, rescale_matrix, b, dead
 
 
-def _as_float32(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
-    result = sparse.csr_matrix(
-        (matrix.data.astype(np.float32), matrix.indices.copy(), matrix.indptr.copy()), shape=matrix.shape
-    )
+def _owners(matrix: sparse.csr_matrix) -> np.ndarray:
+    """The row of every stored entry of ``matrix``."""
+    return np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+
+
+def _float32_matrix(
+    data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, keep: np.ndarray | None, shape: tuple[int, int]
+) -> sparse.csr_matrix:
+    """A new float32 CSR of ``data`` on ``indices`` (the entries flagged in ``keep`` only, if given)."""
+    if keep is None:
+        data, indices, indptr = data.astype(np.float32), indices.copy(), indptr.copy()
+    else:
+        data, indices = data[keep].astype(np.float32), indices[keep]
+    result = sparse.csr_matrix((data, indices, indptr), shape=shape)
     result.sort_indices()
     return result

@@ -59,6 +59,22 @@ def _kernel(
     )
 
 
+def test_the_rescale_weights_are_built_only_for_videos_that_can_hold_non_finite_values():
+    rng = np.random.default_rng(3)
+    weights = sparse.random(6, 50, density=0.2, format="csr", random_state=rng) * 2.0
+    weights.sort_indices()
+    power = np.ones(6, dtype=np.int64)
+    product, rescale, totals, dead = product_weights(weights, power=power, rescale=False)
+    assert rescale is None and totals is None
+    full_product, full_rescale, full_totals, full_dead = product_weights(weights, power=power)
+    assert product.dtype == np.float32 and (product != full_product).nnz == 0
+    np.testing.assert_array_equal(dead, full_dead)
+    np.testing.assert_allclose(full_totals, weights.sum(axis=1).A1, rtol=1e-6)
+    with pytest.raises(ValueError, match="rescale matrix"):
+        ChunkKernel(product, None, None, nan_rois=dead, check_finite=True)
+    ChunkKernel(product, None, None, nan_rois=dead, check_finite=False)  # an integer video needs neither
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("frames", [1, 2, 3, 4, 5, 9, 37])
 @pytest.mark.parametrize(

@@ -173,3 +173,34 @@ def test_sorting_and_counting_find_the_same_shared_pixels(monkeypatch, rois, per
         assert info.pixels.dtype == np.int64
         np.testing.assert_array_equal(shared, np.isin(csc.indices, expected))
         np.testing.assert_array_equal(info.per_roi, [np.isin(csc[:, j].indices, expected).sum() for j in range(rois)])
+
+
+@pytest.mark.parametrize("rois", [255, 256, 70_000])
+def test_a_pixel_in_every_roi_is_shared_however_many_rois_there_are(rois):
+    # the per-pixel counter is as narrow as the ROI count allows: it must never wrap (256 in a uint8 is 0)
+    pixels = 4 * rois
+    rows = np.stack([np.full(rois, 7), 8 + np.arange(rois)], axis=1).ravel()  # pixel 7, plus one of its own
+    csc = sparse.csc_matrix((np.ones(rows.size), (rows, np.repeat(np.arange(rois), 2))), shape=(pixels, rois))
+    csc.sort_indices()
+    info, shared = find_overlap(csc, (4, rois), removed=True)
+    np.testing.assert_array_equal(info.pixels, [7])
+    np.testing.assert_array_equal(shared, csc.indices == 7)
+    np.testing.assert_array_equal(info.per_roi, np.ones(rois))
+
+
+@pytest.mark.parametrize("remove_overlap", [True, False])
+@pytest.mark.parametrize("overlapping", [True, False])
+def test_weights_never_share_or_change_the_callers_masks(remove_overlap, overlapping):
+    dense = _masks()
+    if not overlapping:
+        dense[..., 1:3] = False
+    masks = RoiMasks.from_image_masks(dense.astype(np.float64) * 3.0)
+    before = [masks.matrix.data.copy(), masks.matrix.indices.copy(), masks.matrix.indptr.copy()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRoiWarning)
+        weights = build_weights(masks, remove_overlap=remove_overlap, sima_compat=False)
+    for array, saved in zip((masks.matrix.data, masks.matrix.indices, masks.matrix.indptr), before):
+        np.testing.assert_array_equal(array, saved)
+    assert not np.shares_memory(weights.matrix.data, masks.matrix.data)
+    assert not np.shares_memory(weights.matrix.indices, masks.matrix.indices)
+    np.testing.assert_allclose(weights.matrix.sum(axis=1).A1[weights.num_pixels > 0], 1.0)  # the copy is normalised
