@@ -585,7 +585,7 @@ class ChunkKernel:
         ``B``, float32: denominators for frames with non-finite pixels (None
         without ``check_finite``: no frame has any).
     totals : numpy.ndarray or None
-        ``b = B @ 1``, float32 (None with ``rescale``).
+        ``b = B @ 1``, float32 (None when ``rescale`` is).
     nan_rois : numpy.ndarray
         Boolean per ROI: always NaN (empty, or never imaged).
     unmix : scipy.sparse.csr_matrix, optional
