@@ -16,7 +16,7 @@ ratio of a round is computed within that round). Printed:
 2. **Fixed cost per call**: ``extract`` on a 4-frame 512 x 512 video with 500
    ROIs, minus the loop's time for the same 4 frames. Goal: under 5 ms.
    Measured before the grid (reported after it): the grid's large videos
-   leave the allocator's heap grown, which spared later calls 1-3 ms of page
+   leave the allocator's heap grown, which spared later calls 2-4 ms of page
    faults, a state a script's first calls do not have.
 3. **A file not in the page cache** (``.npy``, memory-mapped), evicted before
    every pass with ``posix_fadvise(POSIX_FADV_DONTNEED)`` on that file only
