@@ -143,11 +143,16 @@ class RoiMasks:
     matrix : scipy.sparse matrix or array, or 2-D array_like
         Shape ``(rows * columns, num_rois)``: one column per ROI, one row per
         pixel in C order (``pixel = row * columns + column``). Weights must be
-        finite and non-negative. The input is copied.
+        finite and non-negative. The input is copied (see ``copy``).
     frame_shape : tuple of int
         ``(rows, columns)``; or ``(rows, columns, planes)`` for volumetric
         masks, whose matrix has ``rows * columns * planes`` rows in C order of
         ``(rows, columns, planes)``: ``pixel = (row * columns + column) * planes + plane``.
+    copy : bool
+        False shares the arrays of a sparse float64 matrix that already has
+        sorted indices, no duplicates and no stored zeros (it is still
+        checked); the caller must not change it afterwards. Any other input
+        is copied all the same.
 
     Attributes
     ----------
@@ -177,12 +182,14 @@ class RoiMasks:
     matrix: sparse.csc_matrix
     frame_shape: tuple[int, ...]
 
-    def __init__(self, matrix: Any, frame_shape: Any) -> None:
+    def __init__(self, matrix: Any, frame_shape: Any, *, copy: bool = True) -> None:
         from scipy import sparse
 
         shape = _check_frame_shape(frame_shape)
         if sparse.issparse(matrix):
-            csc = sparse.csc_matrix(matrix, dtype=np.float64, copy=True)
+            csc = sparse.csc_matrix(matrix, dtype=np.float64, copy=copy)
+            if not copy and not (csc.has_canonical_format and csc.data.all()):
+                csc = csc.copy()  # the steps below would rewrite the caller's arrays in place
         else:
             dense = np.asarray(matrix)
             if dense.ndim != 2:
@@ -202,7 +209,8 @@ class RoiMasks:
             raise ValueError("mask weights must be finite")
         if np.any(csc.data < 0):
             raise ValueError("mask weights must not be negative")
-        csc.eliminate_zeros()
+        if not csc.data.all():
+            csc.eliminate_zeros()
         csc.sort_indices()
         self.matrix = csc
         self.frame_shape = shape
@@ -864,7 +872,7 @@ class SegmentationExtractor(SegmentationCompat, BaseExtractor):
             raise ValueError(
                 f"property {key!r} has {arr.shape[0]} values for {positions.size} ROIs"
             )
-        if np.unique(positions).size != positions.size:
+        if roi_ids is not None and np.unique(positions).size != positions.size:
             raise ValueError(f"roi_ids for property {key!r} repeat an id")
         current = self._property_store().get(key)
         if roi_ids is None:

@@ -73,6 +73,28 @@ def test_matrix_invariants() -> None:
     assert "2 ROIs on a 2 x 3 frame" in repr(masks)
 
 
+def test_copy_false_shares_only_a_canonical_matrix() -> None:
+    canonical = sparse.csc_matrix((np.array([2.0, 1.0, 3.0]), np.array([3, 1, 3]), np.array([0, 1, 3])), shape=(6, 2))
+    canonical.sort_indices()
+    shared = RoiMasks(canonical, (2, 3), copy=False)
+    assert np.shares_memory(shared.matrix.data, canonical.data)
+    assert np.shares_memory(shared.matrix.indices, canonical.indices)
+    assert not np.shares_memory(RoiMasks(canonical, (2, 3)).matrix.data, canonical.data)  # the default copies
+    # unsorted, duplicated, or with a stored zero: copied (then made canonical), the caller's arrays untouched
+    for data, indices in (([1.0, 2.0], [3, 1]), ([1.0, 2.0], [1, 1]), ([0.0, 2.0], [1, 3])):
+        raw = sparse.csc_matrix((np.array(data), np.array(indices), np.array([0, 2, 2])), shape=(6, 2))
+        before = (raw.data.copy(), raw.indices.copy(), raw.indptr.copy())
+        masks = RoiMasks(raw, (2, 3), copy=False)
+        assert not np.shares_memory(masks.matrix.data, raw.data)
+        assert masks.matrix.has_canonical_format and masks.matrix.data.all()
+        for kept, now in zip(before, (raw.data, raw.indices, raw.indptr)):
+            np.testing.assert_array_equal(kept, now)
+    float32 = canonical.astype(np.float32)
+    assert not np.shares_memory(RoiMasks(float32, (2, 3), copy=False).matrix.data, float32.data)
+    with pytest.raises(ValueError, match="negative"):
+        RoiMasks(sparse.csc_matrix(-canonical), (2, 3), copy=False)
+
+
 @SETTINGS
 @given(image_masks())
 def test_round_trips(image: np.ndarray) -> None:
