@@ -535,7 +535,7 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
     band are left out, so the pass never visits them. With ``gathered``, each band's entries are first copied
     into one contiguous run (:func:`_split_bands`), which streams better.
     """
-    rows, pixels = matrix.shape
+    pixels = matrix.shape[1]
     count = -(-pixels // width)
     if matrix.nnz >= 2**31 or pixels >= 2**31:
         raise ValueError("the compiled band pass takes fewer than 2**31 weights and pixels")
@@ -550,26 +550,30 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
         return bands
     indices = matrix.indices.astype(np.int32, copy=False)
     band_of = indices // np.int32(width)
-    row_of = np.repeat(np.arange(rows, dtype=np.int64), np.diff(matrix.indptr))
-    per_row = np.bincount(band_of * np.int64(rows) + row_of, minlength=count * rows).reshape(count, rows)
-    bounds = np.empty((count + 1, rows), dtype=np.int32)
-    bounds[0] = matrix.indptr[:-1]
-    np.cumsum(per_row, axis=0, out=bounds[1:])
-    bounds[1:] += bounds[0]
     relative = indices - band_of * np.int32(width)
     # the C code trusts the indices: each lies inside its band (never fails: made so above)
     if relative.size and (relative.min() < 0 or relative.max() >= width or indices.max() >= pixels):
         raise ValueError("a band's column index lies outside the band")
+    # A run is a row's entries in one band: contiguous, since a row's columns are sorted. Runs start at a
+    # row's first entry and where the band changes, and come in row order: a stable sort by band lists
+    # each band's runs in row order. Working on the runs (a few per ROI) rather than on a
+    # (bands x rows) table keeps this linear in the weights, whatever the ROI count.
+    starts_run = np.zeros(indices.size, dtype=bool)
+    np.not_equal(band_of[1:], band_of[:-1], out=starts_run[1:])
+    starts_run[matrix.indptr[:-1][np.diff(matrix.indptr) > 0]] = True
+    starts = np.flatnonzero(starts_run)
+    stops = np.append(starts[1:], indices.size)
+    run_band = band_of[starts]
+    order = np.argsort(run_band, kind="stable")
+    run_row = np.searchsorted(matrix.indptr, starts, side="right") - 1
+    triples = np.stack([run_row[order], starts[order], stops[order]], axis=1).astype(np.int32)
+    splits = np.searchsorted(run_band[order], np.arange(count + 1))
+    entries = np.bincount(run_band, weights=stops - starts, minlength=count)
     data = np.ascontiguousarray(matrix.data, dtype=np.float32)
-    band_of_listed, listed = np.nonzero(per_row)  # by band, then by row
-    triples = np.stack([listed, bounds[band_of_listed, listed], bounds[band_of_listed + 1, listed]], axis=1)
-    triples = triples.astype(np.int32)
-    splits = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(np.bincount(band_of_listed, minlength=count), out=splits[1:])
     bands = []
     for k in range(count):
         first, last = k * width, min(pixels, (k + 1) * width)
-        bands.append(CompiledBand(first, last, triples[splits[k] : splits[k + 1]], relative, data, int(per_row[k].sum())))
+        bands.append(CompiledBand(first, last, triples[splits[k] : splits[k + 1]], relative, data, int(entries[k])))
     return bands
 
 

@@ -66,10 +66,10 @@ class Weights:
         return int(self.matrix.shape[0])
 
     def as_masks(self) -> Any:
-        """The weights as used, as a :class:`roicore.RoiMasks` (pixels x ROIs)."""
+        """The weights as used, as a :class:`roicore.RoiMasks` (pixels x ROIs) sharing this matrix's arrays."""
         from roicore.segmentation import RoiMasks
 
-        return RoiMasks(self.matrix.T.tocsc(), self.frame_shape)
+        return RoiMasks(self.matrix.T.tocsc(), self.frame_shape, copy=False)
 
 
 def build_weights(masks: Any, *, remove_overlap: bool, sima_compat: bool, roi_ids: list[Any] | None = None) -> Weights:

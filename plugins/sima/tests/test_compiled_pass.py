@@ -75,6 +75,40 @@ def test_the_rescale_weights_are_built_only_for_videos_that_can_hold_non_finite_
     ChunkKernel(product, None, None, nan_rois=dead, check_finite=False)  # an integer video needs neither
 
 
+def _listed_rows(matrix: sparse.csr_matrix, first: int, last: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Reference: every row with entries in columns ``[first, last)``, with those entries, row by row."""
+    listed = []
+    for row in range(matrix.shape[0]):
+        entries = slice(matrix.indptr[row], matrix.indptr[row + 1])
+        inside = (matrix.indices[entries] >= first) & (matrix.indices[entries] < last)
+        if inside.any():
+            listed.append((row, matrix.indices[entries][inside] - first, matrix.data[entries][inside]))
+    return listed
+
+
+@pytest.mark.parametrize("gathered", [True, False], ids=["gathered", "in-place"])
+@pytest.mark.parametrize("width", [1, 7, 64, 200, 1000])
+def test_each_band_lists_exactly_its_rows_with_their_entries_in_order(gathered, width):
+    rng = np.random.default_rng(width)
+    for density in (0.0, 0.002, 0.05, 0.6):
+        matrix = sparse.random(37, 613, density=density, format="csr", dtype=np.float32, random_state=rng)
+        matrix = (sparse.diags((np.arange(37) % 5 != 0).astype(np.float32)) @ matrix).tocsr()  # empty rows
+        matrix.eliminate_zeros()
+        matrix.sort_indices()
+        bands = kernel_module._compiled_bands(matrix, width, gathered=gathered)
+        assert [(band.first, band.last) for band in bands] == [
+            (first, min(first + width, 613)) for first in range(0, 613, width)
+        ]
+        for band in bands:
+            expected = _listed_rows(matrix, band.first, band.last)
+            assert band.bounds.dtype == np.int32 and band.bounds.shape == (len(expected), 3)
+            assert band.entries == sum(columns.size for _, columns, _ in expected)
+            for (row, start, stop), (expected_row, columns, data) in zip(band.bounds, expected):
+                assert row == expected_row
+                np.testing.assert_array_equal(band.indices[start:stop], columns)
+                np.testing.assert_array_equal(band.data[start:stop], data)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("frames", [1, 2, 3, 4, 5, 9, 37])
 @pytest.mark.parametrize(
