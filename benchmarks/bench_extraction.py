@@ -121,9 +121,9 @@ def plain_csr_loop(video: np.ndarray, weights: sparse.csr_matrix) -> np.ndarray:
 
 def bare_bands(weights: sparse.csr_matrix) -> list[Any]:
     """The compiled pass's bands of ``weights`` as extraction builds them for a long video."""
-    from roicore_sima.kernel import COMPILED_BAND_PIXELS, _compiled_bands
+    from roicore_sima.kernel import _compiled_bands, compiled_band_pixels
 
-    return _compiled_bands(weights, COMPILED_BAND_PIXELS, gathered=True)
+    return _compiled_bands(weights, compiled_band_pixels(weights), gathered=True)
 
 
 def bare_pass(video: np.ndarray, bands: list[Any], rois: int, start: int = 0, stop: int | None = None) -> np.ndarray:

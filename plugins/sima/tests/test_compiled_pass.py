@@ -75,6 +75,17 @@ def test_the_rescale_weights_are_built_only_for_videos_that_can_hold_non_finite_
     ChunkKernel(product, None, None, nan_rois=dead, check_finite=False)  # an integer video needs neither
 
 
+def test_bands_are_wide_where_the_weights_are_sparse():
+    for per_roi, dense in ((3, False), (400, True)):
+        kernel = _kernel(2**17, 30, per_roi, compiled=True)
+        assert (kernel.product.nnz >= kernel_module.DENSE_WEIGHTS_PER_PIXEL * 2**17) is dense
+        expected = kernel_module.DENSE_COMPILED_BAND_PIXELS if dense else kernel_module.COMPILED_BAND_PIXELS
+        assert kernel.compiled_band == expected
+        assert {band.last - band.first for band in kernel.compiled_bands} == {expected}
+    assert kernel_module.DENSE_COMPILED_BAND_PIXELS < kernel_module.COMPILED_BAND_PIXELS
+    assert _kernel(2**17, 30, 400, compiled=True, band=1000).compiled_band == 1000  # an explicit band wins
+
+
 def _listed_rows(matrix: sparse.csr_matrix, first: int, last: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """Reference: every row with entries in columns ``[first, last)``, with those entries, row by row."""
     listed = []

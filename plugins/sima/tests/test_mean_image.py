@@ -68,6 +68,7 @@ def test_bands_change_neither_traces_nor_mean(monkeypatch, band, video_kind):
             monkeypatch.setattr(kernel_module, "_bandpass", None)
         monkeypatch.setattr(kernel_module, "BAND_PIXELS", band)
         monkeypatch.setattr(kernel_module, "COMPILED_BAND_PIXELS", band)
+        monkeypatch.setattr(kernel_module, "DENSE_COMPILED_BAND_PIXELS", band)
         banded = roicore.extract(movie.imaging(), movie.masks, method="sima", **options)
     # the bands of a row are summed in the row's column order: bitwise the same traces
     np.testing.assert_array_equal(banded.get_traces(), base.get_traces())
