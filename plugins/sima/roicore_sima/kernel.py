@@ -693,6 +693,12 @@ class ChunkKernel:
             block.sort_indices()
             self.unmix_positions = positions
             self.unmix_block = block
+        # Where nothing reads a chunk's output after the pass (no unmixing, no repair), it starts as this
+        # row: NaN for the always-NaN ROIs, which have no weights for the pass to add, 0 for the others.
+        # That spares a scatter into their columns per chunk (256 x 256, 3,000 ROIs: 3.5 of 24 ms a call).
+        self.start_row: np.ndarray | None = None
+        if self.nan_positions.size and self.unmix_block is None and not self.check_finite:
+            self.start_row = np.where(self.nan_rois, np.float32(np.nan), np.float32(0.0)).astype(np.float32)
 
     def component(self, index: int) -> Component:
         """The footprint model of overlap group ``index``, built on first use (frames with NaN only)."""
@@ -777,7 +783,7 @@ class ChunkKernel:
             raise ValueError("scratch was not made by this kernel's scratch()")
         if compiled and frames.dtype != scratch.dtype:
             raise ValueError(f"scratch was made for {scratch.dtype} frames, not {frames.dtype}")
-        out[...] = 0.0
+        out[...] = 0.0 if self.start_row is None else self.start_row
         if t == 0:
             return
         if compiled:
@@ -854,7 +860,7 @@ class ChunkKernel:
         if bad_frames.size:
             assert bad_rois is not None
             self._repair(frames, out, bad_frames, bad_rois)
-        if self.nan_positions.size:
+        if self.nan_positions.size and self.start_row is None:
             out[:, self.nan_positions] = np.nan
 
     @staticmethod

@@ -114,20 +114,24 @@ def test_removal_scales_to_many_rois_without_a_per_pixel_loop():
     assert abs(lines[3000] - lines[500]) < 200, lines
 
 
-def test_a_roi_left_without_pixels_gets_nan_and_a_warning():
+@pytest.mark.parametrize("dtype", ["uint16", "float32"])  # float videos check for NaN pixels after the pass
+@pytest.mark.parametrize("options", [{}, {"n_workers": 2, "chunk_size": 2}], ids=["one-chunk", "chunks"])
+def test_a_roi_left_without_pixels_gets_nan_and_a_warning(dtype, options):
     masks = np.zeros((5, 7, 3), dtype=bool)
     masks[0:2, 0:2, 0] = True
     masks[0:2, 0:2, 1] = True  # identical to ROI 0: both lose every pixel
     masks[3:5, 4:7, 2] = True
-    video = np.random.default_rng(0).integers(0, 100, (6, 5, 7)).astype(np.uint16)
+    video = np.random.default_rng(0).integers(0, 100, (6, 5, 7)).astype(dtype)
     with pytest.warns(EmptyRoiWarning, match=r"2 ROI\(s\) have no pixel left.*\['x', 'y'\]"):
         result = roicore.extract(
             NumpyImagingExtractor(video, 1.0),
             roicore.memory.NumpySegmentationExtractor(masks, 1.0, num_samples=1, roi_ids=["x", "y", "z"]),
             method="sima",
+            **options,
         )
     traces = result.get_traces()
     assert np.isnan(traces[:, :2]).all() and not np.isnan(traces[:, 2]).any()
+    np.testing.assert_allclose(traces[:, 2], video[:, 3:5, 4:7].astype(np.float64).mean(axis=(1, 2)), rtol=1e-6)
     np.testing.assert_array_equal(result.get_property("is_empty"), [True, True, False])
 
 
