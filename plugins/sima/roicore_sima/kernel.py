@@ -134,10 +134,12 @@ COMPILED_GROUP = 4
 #: conversion won from 0.066 weights per pixel (1.00x vs 0.72x the plain loop at 1024 px, 500 ROIs)
 #: and lost at 0.028 and below (0.94x vs 1.25x at 512 px, 50 ROIs)
 DENSE_WEIGHTS_PER_PIXEL = 1 / 20
-#: from this many frames in all, the compiled pass copies each band's weights into one contiguous run
-#: (about 1 ms per 75,000 weights, once); shorter calls point into the whole matrix instead, which
-#: builds at once but costs 0-7% more per frame with many ROIs (measured break-even near 200 frames)
-GATHERED_BANDS_FRAMES = 256
+#: from this many frames in all, the compiled pass copies the weights into band order, so that each band's
+#: are one contiguous run (1.0 ms per 290,000 weights, once); shorter calls point into the matrix instead.
+#: Measured alternated, 1 worker, 1024 px square, 50 / 500 / 3,000 ROIs: at 128 frames copying took the
+#: call from 0.88 / 0.86 / 0.85x the plain loop to 0.95 / 0.87 / 0.91x; at 32 frames 0.64 / 0.60 / 0.49x
+#: to 0.72 / 0.61 / 0.50x (noisy; a 4-frame call only pays the copy)
+GATHERED_BANDS_FRAMES = 64
 #: dtypes of the compiled pass
 COMPILED_DTYPES = frozenset(np.dtype(name) for name in ("bool", "uint8", "int8", "uint16", "int16"))
 
@@ -537,33 +539,25 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
 
     A row's entries in a band are a contiguous run of that row, so a band can
     be given by the rows it has weights for and where each one's run starts
-    and stops in the matrix's own arrays: no entry is moved, and the column
-    indices are made relative to their band once. Rows without weights in a
-    band are left out, so the pass never visits them. With ``gathered``, each band's entries are first copied
-    into one contiguous run (:func:`_split_bands`), which streams better.
+    and stops: rows without weights in a band are left out, so the pass never
+    visits them, and the column indices are made relative to their band once.
+    Without ``gathered`` the runs point into the matrix's own arrays (nothing
+    is moved); with it, the entries are first copied in band order, so that
+    each band's entries are one contiguous run, which streams better. Every
+    band shares the one pair of (index, weight) arrays.
     """
     pixels = matrix.shape[1]
     count = -(-pixels // width)
     if matrix.nnz >= 2**31 or pixels >= 2**31:
         raise ValueError("the compiled band pass takes fewer than 2**31 weights and pixels")
-    if gathered:
-        bands: list[CompiledBand] = []
-        for first, last, indptr, indices, data in _split_bands(matrix, width):
-            if indices.size and (indices.min() < 0 or indices.max() >= last - first):  # the C code trusts them
-                raise ValueError("a band's column index lies outside the band")
-            listed = np.flatnonzero(np.diff(indptr))
-            bounds = np.stack([listed, indptr[listed], indptr[listed + 1]], axis=1).astype(np.int32)
-            bands.append(CompiledBand(first, last, bounds, indices.astype(np.int32, copy=False), data, indices.size))
-        return bands
     indices = matrix.indices.astype(np.int32, copy=False)
     band_of = indices // np.int32(width)
     relative = indices - band_of * np.int32(width)
     # the C code trusts the indices: each lies inside its band (never fails: made so above)
     if relative.size and (relative.min() < 0 or relative.max() >= width or indices.max() >= pixels):
         raise ValueError("a band's column index lies outside the band")
-    # A run is a row's entries in one band: contiguous, since a row's columns are sorted. Runs start at a
-    # row's first entry and where the band changes, and come in row order: a stable sort by band lists
-    # each band's runs in row order. Working on the runs (a few per ROI) rather than on a
+    # Runs start at a row's first entry and where the band changes, and come in row order: a stable sort
+    # by band lists each band's runs in row order. Working on the runs (a few per ROI) rather than on a
     # (bands x rows) table keeps this linear in the weights, whatever the ROI count.
     starts_run = np.zeros(indices.size, dtype=bool)
     np.not_equal(band_of[1:], band_of[:-1], out=starts_run[1:])
@@ -574,15 +568,24 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
     stops[-1:] = indices.size  # the last run ends with the entries (no run at all without entries)
     run_band = band_of[starts]
     order = np.argsort(run_band, kind="stable")
-    run_row = np.searchsorted(matrix.indptr, starts, side="right") - 1
-    triples = np.stack([run_row[order], starts[order], stops[order]], axis=1).astype(np.int32)
-    splits = np.searchsorted(run_band[order], np.arange(count + 1))
-    entries = np.bincount(run_band, weights=stops - starts, minlength=count)
+    rows = np.searchsorted(matrix.indptr, starts, side="right")[order] - 1
+    starts, stops = starts[order], stops[order]
     data = np.ascontiguousarray(matrix.data, dtype=np.float32)
+    if gathered:
+        lengths = stops - starts
+        moved = np.zeros(lengths.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=moved[1:])
+        # entry j of the band-ordered copy is entry source[j] of the matrix: runs one after another
+        source = np.repeat(starts - moved[:-1], lengths) + np.arange(indices.size)
+        relative, data = relative[source], data[source]
+        starts, stops = moved[:-1], moved[1:]
+    triples = np.stack([rows, starts, stops], axis=1).astype(np.int32)
+    splits = np.searchsorted(run_band[order], np.arange(count + 1))
+    per_band = np.bincount(run_band[order], weights=stops - starts, minlength=count)
     bands = []
     for k in range(count):
         first, last = k * width, min(pixels, (k + 1) * width)
-        bands.append(CompiledBand(first, last, triples[splits[k] : splits[k + 1]], relative, data, int(entries[k])))
+        bands.append(CompiledBand(first, last, triples[splits[k] : splits[k + 1]], relative, data, int(per_band[k])))
     return bands
 
 
