@@ -27,7 +27,11 @@ and by what a read returns (measured on this machine kind; see
   when every read was a copy, this beat both a dedicated reader thread
   (three busy threads on two cores, every chunk copied by one core and read
   by another: -30%) and a reader that also computes when it is ahead
-  (-15%). At most ``n_workers`` chunks are in memory.
+  (-15%). At most ``n_workers`` chunks are in memory. Chunks that view a
+  file mapping are faulted in (their pages touched) by one worker at a
+  time, before it computes them: the file is then read as one sequential
+  stream, not as two that interleave. Cold 1.07 GB ``.npy``, two workers,
+  against a raw sequential read: 0.76-0.77 -> 0.85-0.88 (alternated runs).
 
 A video of a single chunk is computed in the calling thread (threads would
 only add their start-up, ~0.5 ms). In every schedule each worker owns a
@@ -276,6 +280,7 @@ def _shared_counter(
     """Each worker reads and computes the next chunk in order."""
     counter = itertools.count()
     counter_lock = threading.Lock()
+    fault_lock = threading.Lock()  # one worker at a time faults in a mapped chunk: one sequential read
     stop = threading.Event()
     finished: queue.SimpleQueue[int] = queue.SimpleQueue()
 
@@ -287,6 +292,9 @@ def _shared_counter(
                 return
             start, end = ranges[index]
             chunks = _read(sources, start, end)
+            if any(_file_mapping(chunk) is not None for chunk in chunks):
+                with fault_lock:
+                    _prefetch(chunks)
             task(chunks, start, end, state)
             _release(chunks)
             del chunks

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
+import roicore_sima.stream as stream_module
 from roicore_sima.stream import _views_of_one_array, reads_are_views, run_threads
 
 from roicore.memory import NumpyImagingExtractor
@@ -71,6 +73,33 @@ def test_a_file_mapping_is_computed_beside_the_reading_thread(tmp_path, workers)
     for start, end, _, values in calls:
         np.testing.assert_array_equal(values, video[start:end])
     assert bar.frames == 23
+
+
+def test_workers_fault_a_file_mapping_in_one_chunk_at_a_time_before_computing_it(tmp_path, monkeypatch):
+    video = np.random.default_rng(2).integers(0, 100, (24, 8, 8), dtype=np.uint16)
+    path = tmp_path / "video.npy"
+    np.save(path, video)
+    touching, most, touched = [0], [0], []
+    guard = threading.Lock()
+
+    def prefetch(chunks):  # stands in for the page-touching pass, slow enough for two workers to meet
+        with guard:
+            touching[0] += 1
+            most[0] = max(most[0], touching[0])
+        time.sleep(0.01)
+        with guard:
+            touching[0] -= 1
+            touched.append(int(np.asarray(chunks[0])[0, 0, 0]))
+
+    monkeypatch.setattr(stream_module, "_prefetch", prefetch)
+    with NumpyImagingExtractor(path, 10.0) as on_disk:
+        calls, bar = _record([on_disk], workers=2, chunk_size=4)
+    assert most[0] == 1  # sequential reads of the file, not two streams at once
+    assert sorted(touched) == sorted(int(video[start, 0, 0]) for start in range(0, 24, 4))
+    assert bar.frames == 24
+    touched.clear()
+    _record([NumpyImagingExtractor(video, 10.0)], workers=2, chunk_size=4)
+    assert touched == []  # memory that no file backs has no page to fault in
 
 
 @pytest.mark.parametrize("workers", [1, 2])
