@@ -473,8 +473,8 @@ class CompiledBand(NamedTuple):
     last: int
     #: int32 ``(listed, 3)``: each row with weights in this band, and where its run of entries starts and stops
     bounds: np.ndarray
-    #: int32 column indices, each relative to the first pixel of its band: the band's own
-    #: (gathered) or the whole matrix's
+    #: int32 column indices, each relative to the first pixel of its band: one array that every band
+    #: shares, in band order (gathered) or in the matrix's order
     indices: np.ndarray
     #: float32 weights, as ``indices``
     data: np.ndarray
