@@ -21,8 +21,8 @@
  *
  * ``bounds`` lists only the rows with weights in the band, as (row, start, stop) triples: the row's entries
  * in the band are the run [start, stop) of the weight arrays passed (with column indices relative to the
- * band), which are the whole matrix's, in its order or copied in band order, so that a band needs no copy
- * of its weights of its own.
+ * band). Every band is passed the same pair of arrays, the whole matrix's entries in its order or copied
+ * in band order, so no band needs a copy of its own.
  * Listing only those rows keeps a band's cost proportional to its weights, not to the number of ROIs
  * (a band of 32 image rows meets ~5% of 3,000 ROIs). The Python caller (roicore_sima.kernel) checks the
  * column indices once, when it builds the kernel: each lies inside its band. This module checks shapes,

@@ -569,7 +569,7 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
     run_band = band_of[starts]
     order = np.argsort(run_band, kind="stable")
     rows = np.searchsorted(matrix.indptr, starts, side="right")[order] - 1
-    starts, stops = starts[order], stops[order]
+    starts, stops, run_band = starts[order], stops[order], run_band[order]
     data = np.ascontiguousarray(matrix.data, dtype=np.float32)
     if gathered:
         lengths = stops - starts
@@ -580,8 +580,8 @@ def _compiled_bands(matrix: sparse.csr_matrix, width: int, *, gathered: bool) ->
         relative, data = relative[source], data[source]
         starts, stops = moved[:-1], moved[1:]
     triples = np.stack([rows, starts, stops], axis=1).astype(np.int32)
-    splits = np.searchsorted(run_band[order], np.arange(count + 1))
-    per_band = np.bincount(run_band[order], weights=stops - starts, minlength=count)
+    splits = np.searchsorted(run_band, np.arange(count + 1))
+    per_band = np.bincount(run_band, weights=stops - starts, minlength=count)
     bands = []
     for k in range(count):
         first, last = k * width, min(pixels, (k + 1) * width)
